@@ -1,0 +1,1 @@
+"""Library behind the DVC stages: data, training, evaluation and checkpoints for MNIST."""

@@ -1,0 +1,57 @@
+"""Atomic writers: every output goes to a temporary file that is renamed into place."""
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write data to path so that readers see either the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def torch_bytes(obj: Any) -> bytes:
+    """Serialize obj with torch.save in memory.
+
+    torch.save names the zip archive after the file it writes to, so saving to a temporary
+    file would change the bytes; an in-memory buffer always gets the same name.
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def save_torch(obj: Any, path: str | os.PathLike) -> None:
+    atomic_write_bytes(path, torch_bytes(obj))
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    atomic_write_bytes(path, frame.to_csv(index=False, lineterminator="\n").encode())

@@ -1,0 +1,18 @@
+"""Where each stage reads and writes, relative to the project root (dvc.yaml names the same paths)."""
+
+from pathlib import Path
+
+RAW_DIR = Path("data/raw")
+PREPARED_DIR = Path("data/prepared")
+
+
+def prepared_split(split: str) -> Path:
+    return PREPARED_DIR / f"{split}.pt"
+
+
+def checkpoint_dir(model: str) -> Path:
+    return Path("checkpoints") / model
+
+
+def metrics_dir(model: str) -> Path:
+    return Path("metrics") / model
