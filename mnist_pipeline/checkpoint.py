@@ -1,0 +1,67 @@
+"""Checkpoints: a state_dict plus what is needed to rebuild the model, loadable with weights_only=True."""
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import models
+from mnist_pipeline.dataset import MEAN, STD
+from mnist_pipeline.errors import PipelineError
+from mnist_pipeline.io import save_torch
+
+FORMAT = "mnist-pipeline-checkpoint/1"
+
+
+def save_checkpoint(path: Path, model: nn.Module, name: str, hyperparameters: dict, **info) -> None:
+    """Write the model's weights (on CPU, so any machine can load them) and how to rebuild it."""
+    checkpoint = {
+        "format": FORMAT,
+        "model": name,
+        "hyperparameters": dict(hyperparameters),
+        "normalization": {"mean": MEAN, "std": STD},
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        **info,
+    }
+    save_torch(checkpoint, path)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a checkpoint with weights_only=True; anything else is refused with a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"{path}: checkpoint not found")
+    if not zipfile.is_zipfile(path):
+        raise PipelineError(f"{path}: not a readable checkpoint (not a PyTorch zip archive)")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's message is a paragraph; keep the line that names what was blocked.
+        lines = [line for line in str(exc).splitlines() if "GLOBAL" in line or "global" in line]
+        reason = lines[0].strip() if lines else "objects other than tensors"
+        raise PipelineError(f"{path}: refused: holds more than weights and plain data ({reason})") from None
+    except Exception as exc:
+        raise PipelineError(f"{path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+        raise PipelineError(f"{path}: not a checkpoint of this project (format {FORMAT} expected)")
+    return checkpoint
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """One call from a checkpoint file to a ready model in eval mode on device."""
+    return model_from_checkpoint(load_checkpoint(path), path, device)
+
+
+def model_from_checkpoint(checkpoint: dict, path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild the model a loaded checkpoint describes; path is named in errors."""
+    model = models.build_model(checkpoint["model"], **checkpoint["hyperparameters"])
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as exc:
+        detail = str(exc).strip().splitlines()[1:2] or [""]
+        raise PipelineError(
+            f"{path}: weights do not match architecture {checkpoint['model']!r}{': ' + detail[0].strip() if detail[0] else ''}"
+        ) from None
+    return model.to(device).eval()

@@ -1,0 +1,32 @@
+"""Device selection and deterministic settings."""
+
+import os
+
+import torch
+
+from mnist_pipeline.errors import PipelineError
+
+
+def select_device(name: str) -> torch.device:
+    """`auto` picks CUDA, then MPS, then CPU; `cpu`, `cuda` and `mps` are taken as asked."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            name = "cuda"
+        elif torch.backends.mps.is_available():
+            name = "mps"
+        else:
+            name = "cpu"
+    elif name == "cuda" and not torch.cuda.is_available():
+        raise PipelineError("device 'cuda' was asked for, but CUDA is not available")
+    elif name == "mps" and not torch.backends.mps.is_available():
+        raise PipelineError("device 'mps' was asked for, but MPS is not available")
+    return torch.device(name)
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed torch and ask for deterministic kernels, so reruns give identical bytes."""
+    # cuBLAS needs this set before its first use to be deterministic.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False

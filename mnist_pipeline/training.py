@@ -1,0 +1,135 @@
+"""The training loop: batches are slices of normalized tensors already on the device."""
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from mnist_pipeline.evaluation import score
+from mnist_pipeline.params import TrainParams
+
+EVAL_BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    lr: float
+
+
+@dataclass(frozen=True)
+class FitResult:
+    history: list[EpochStats]
+    best_epoch: int
+    best_val_accuracy: float
+    best_val_loss: float
+    stopped_early: bool
+    seconds: float
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+
+def train_epoch(model, optimizer, x, y, batch_size: int, generator: torch.Generator, progress=None):
+    """One pass over (x, y) in a seeded random order; returns (mean loss, accuracy).
+
+    Loss and correct counts are summed on the device and read once at the end, so the loop
+    never waits for the device mid-epoch.
+    """
+    model.train()
+    n = len(y)
+    order = torch.randperm(n, generator=generator).to(x.device)
+    loss_sum = torch.zeros((), device=x.device)
+    correct = torch.zeros((), dtype=torch.long, device=x.device)
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        inputs, targets = x[idx], y[idx]
+        logits = model(inputs)
+        loss = F.cross_entropy(logits, targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach() * len(idx)
+        correct += (logits.detach().argmax(1) == targets).sum()
+        if progress is not None:
+            progress.update(1)
+    return loss_sum.item() / n, correct.item() / n
+
+
+def format_epoch(stats: EpochStats, epochs: int) -> str:
+    """The seed's per-epoch block."""
+    return (
+        f"Epoch: {stats.epoch}/{epochs}\n"
+        f"Training Loss: {stats.train_loss:.3f}\n"
+        f"Training Accuracy: {stats.train_accuracy:.2%}\n"
+        f"Validation Accuracy: {stats.val_accuracy:.2%}\n" + "-" * 50
+    )
+
+
+def fit(
+    model: nn.Module,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: torch.Tensor,
+    val_y: torch.Tensor,
+    params: TrainParams,
+    on_best: Callable[[EpochStats], None] = lambda stats: None,
+    log: Callable[[str], None] = tqdm.write,
+) -> FitResult:
+    """Train with Adam and ReduceLROnPlateau on validation accuracy; early-stop if asked.
+
+    on_best is called after each epoch that improves validation accuracy (to checkpoint).
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=params.lr_factor, patience=params.lr_patience
+    )
+    generator = torch.Generator().manual_seed(params.seed)
+    steps = -(-len(train_y) // params.batch_size)
+    history: list[EpochStats] = []
+    best: EpochStats | None = None
+    stopped_early = False
+    started = time.perf_counter()
+    for epoch in range(1, params.epochs + 1):
+        lr = optimizer.param_groups[0]["lr"]
+        with tqdm(total=steps, desc=f"Epoch {epoch}/{params.epochs}", leave=False, disable=None) as bar:
+            train_loss, train_acc = train_epoch(
+                model, optimizer, train_x, train_y, params.batch_size, generator, bar
+            )
+        val_loss, val_acc, _ = score(model, val_x, val_y, EVAL_BATCH_SIZE)
+        stats = EpochStats(epoch, train_loss, train_acc, val_loss, val_acc, lr)
+        history.append(stats)
+        log(format_epoch(stats, params.epochs))
+        if best is None or val_acc > best.val_accuracy:
+            best = stats
+            on_best(stats)
+        scheduler.step(val_acc)
+        new_lr = optimizer.param_groups[0]["lr"]
+        if new_lr < lr:
+            log(f"Learning rate reduced to {new_lr:.2e}")
+        waited = epoch - best.epoch
+        if params.early_stopping_patience and waited >= params.early_stopping_patience:
+            log(f"Early stopping: no improvement in validation accuracy for {waited} epochs")
+            stopped_early = True
+            break
+    return FitResult(
+        history=history,
+        best_epoch=best.epoch,
+        best_val_accuracy=best.val_accuracy,
+        best_val_loss=best.val_loss,
+        stopped_early=stopped_early,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def history_rows(result: FitResult) -> list[dict]:
+    return [asdict(stats) for stats in result.history]
