@@ -1,0 +1,34 @@
+"""Stage download: the four MNIST IDX files into data/raw/, each verified against its SHA-256."""
+
+import argparse
+import logging
+import os
+
+from mnist_pipeline.cli import run_stage
+from mnist_pipeline.io import atomic_write_bytes
+from mnist_pipeline.params import download_params, load_params
+from mnist_pipeline.paths import RAW_DIR
+from mnist_pipeline.sources import fetch_verified
+
+MIRROR_ENV = "MNIST_MIRROR"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--mirror",
+        action="append",
+        default=[],
+        help=f"extra source tried first (URL or folder of the .gz files); also ${MIRROR_ENV}",
+    )
+    args = parser.parse_args(argv)
+    params = download_params(load_params())
+    extra = args.mirror + ([os.environ[MIRROR_ENV]] if os.environ.get(MIRROR_ENV) else [])
+    files = fetch_verified(extra + params.sources, params.sha256, params.timeout_s)
+    for name, data in files.items():
+        atomic_write_bytes(RAW_DIR / name, data)
+        logging.info("%s: %d bytes, SHA-256 verified", RAW_DIR / name, len(data))
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,80 @@
+"""Stage train@<model>: train one model, checkpoint best and last, write its training metrics."""
+
+import argparse
+
+import pandas as pd
+import torch
+
+import models
+from mnist_pipeline.checkpoint import save_checkpoint
+from mnist_pipeline.cli import run_stage
+from mnist_pipeline.device import make_deterministic, select_device
+from mnist_pipeline.io import write_csv, write_json
+from mnist_pipeline.params import load_params, train_params
+from mnist_pipeline.paths import checkpoint_dir, metrics_dir, prepared_split
+from mnist_pipeline.prepare import load_split, normalize
+from mnist_pipeline.training import fit, history_rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("model", help="a model name from params.yaml's `models` section")
+    name = parser.parse_args(argv).model
+
+    defaults = models.architecture_args(name)
+    train_cfg, model_kwargs = train_params(load_params(), name, defaults)
+    hyperparameters = {**defaults, **model_kwargs}
+    device = select_device(train_cfg.device)
+    make_deterministic(train_cfg.seed)
+    train, val = load_split(prepared_split("train")), load_split(prepared_split("val"))
+    model = models.build_model(name, **hyperparameters).to(device)
+    with torch.random.fork_rng(devices=[]):  # the summary's forward pass must not move the seed
+        print(models.summary(model))
+    print(f"Training {name} on {device}: {len(train)} train / {len(val)} validation images")
+
+    out = checkpoint_dir(name)
+
+    def save(path, stats):
+        save_checkpoint(path, model, name, hyperparameters, epoch=stats.epoch, val_accuracy=stats.val_accuracy)
+
+    result = fit(
+        model,
+        normalize(train.images.to(device)),
+        train.labels.to(device),
+        normalize(val.images.to(device)),
+        val.labels.to(device),
+        train_cfg,
+        on_best=lambda stats: save(out / "best.pt", stats),
+    )
+    save(out / "last.pt", result.history[-1])
+
+    metrics = metrics_dir(name)
+    write_json(
+        {
+            "parameters": models.count_parameters(model),
+            "best_epoch": result.best_epoch,
+            "best_val_accuracy": round(result.best_val_accuracy, 6),
+            "best_val_loss": round(result.best_val_loss, 6),
+            "epochs_run": result.epochs_run,
+            "stopped_early": result.stopped_early,
+            "device": device.type,
+        },
+        metrics / "train.json",
+    )
+    write_csv(pd.DataFrame(history_rows(result)).round(6), metrics / "history.csv")
+    # Wall time varies run to run, so it lives outside the stage's hashed outputs (see dvc.yaml).
+    write_json(
+        {
+            "train_seconds": round(result.seconds, 2),
+            "seconds_per_epoch": round(result.seconds / result.epochs_run, 3),
+        },
+        metrics / "timing.json",
+    )
+    print(
+        f"{name}: best validation accuracy {result.best_val_accuracy:.2%} at epoch {result.best_epoch}, "
+        f"{result.seconds:.1f} s for {result.epochs_run} epochs"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)
