@@ -1,0 +1,54 @@
+"""A temporary copy of the project, pointed at a synthetic mirror and sized to run in seconds."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from tests.synthetic import sha256_of, write_mirror
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ("dvc.yaml", "params.yaml", "stages", "models", "mnist_pipeline")
+
+
+def copy_project(dest: Path, raw_files: dict[str, bytes], mirror_dir: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest / name)
+    mirror = write_mirror(mirror_dir, raw_files)
+    params = yaml.safe_load((dest / "params.yaml").read_text())
+    params["download"]["sources"] = [mirror.as_uri()]
+    params["download"]["sha256"] = sha256_of(raw_files)
+    params["preprocess"]["val_size"] = 100
+    params["train"]["epochs"] = 2
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return dest
+
+
+def environment(home: Path) -> dict[str, str]:
+    """Environment for git and DVC in a temporary repo: own identity, no analytics, no mirror."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "DVC_")) and k != "MNIST_MIRROR"}
+    env.update(
+        HOME=str(home),
+        GIT_AUTHOR_NAME="Test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="Test",
+        GIT_COMMITTER_EMAIL="test@example.com",
+        GIT_CONFIG_NOSYSTEM="1",
+        DVC_NO_ANALYTICS="1",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result

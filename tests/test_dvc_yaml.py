@@ -1,0 +1,76 @@
+"""dvc.yaml declares exactly the code each stage runs and the params it reads."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import models
+from mnist_pipeline.params import load_params
+
+ROOT = Path(__file__).resolve().parents[1]
+DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+STAGES = DVC_YAML["stages"]
+
+# What each stage's code reads from params.yaml.
+PARAMS_READ = {
+    "download": ["download"],
+    "preprocess": ["preprocess"],
+    "train": ["train", "models.${item.model}"],
+    "evaluate": ["evaluate"],
+}
+
+IMPORTS = """
+import importlib, json, os, sys
+root = os.getcwd()
+importlib.import_module(sys.argv[1])
+if sys.argv[2]:
+    import models
+    models.model_class(sys.argv[2])
+files = {os.path.relpath(m.__file__, root) for m in list(sys.modules.values())
+         if os.path.isabs(getattr(m, "__file__", None) or "") and m.__file__.startswith(root + os.sep)}
+print(json.dumps(sorted(files)))
+"""
+
+
+def _module_and_model(stage: dict, model: str) -> tuple[str, str]:
+    match = re.fullmatch(r"python -m (stages\.\w+)( \$\{item\.model\})?", stage["cmd"])
+    assert match, f"unexpected cmd {stage['cmd']!r}"
+    return match.group(1), model if match.group(2) else ""
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_code_deps_are_exactly_the_imported_project_files(name):
+    stage = STAGES[name]
+    model = "model_1"
+    module, item = _module_and_model(stage, model)
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTS, module, item], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    imported = set(json.loads(result.stdout))
+    declared = {d.replace("${item.model}", model) for d in stage["deps"] if d.endswith(".py")}
+    assert declared == imported
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_params_deps_are_exactly_what_the_stage_reads(name):
+    assert STAGES[name]["params"] == PARAMS_READ[name]
+
+
+def test_matrix_models_match_params_and_model_files():
+    params = load_params(ROOT / "params.yaml")
+    for name in ("train", "evaluate"):
+        assert STAGES[name]["matrix"]["model"] == list(params["models"]) == models.model_names()
+    assert sorted(DVC_YAML["artifacts"]) == models.model_names()
+    for name, artifact in DVC_YAML["artifacts"].items():
+        assert artifact["type"] == "model"
+        assert artifact["path"] == f"checkpoints/{name}/best.pt"
+
+
+def test_train_never_sees_the_test_set():
+    assert "data/prepared/test.pt" not in STAGES["train"]["deps"]
+    assert "data/prepared/test.pt" in STAGES["evaluate"]["deps"]

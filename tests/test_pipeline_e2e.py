@@ -1,0 +1,76 @@
+"""The real `dvc repro` and `dvc exp run` on a temporary git repo and a synthetic mirror."""
+
+import json
+import re
+import shutil
+
+import pytest
+
+from tests.project import copy_project, environment, run
+
+ALL_STAGES = {"download", "preprocess", "train@model_1", "train@model_2", "evaluate@model_1", "evaluate@model_2"}
+
+pytestmark = pytest.mark.skipif(shutil.which("dvc") is None, reason="dvc is not installed")
+
+
+def _ran(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+def _metrics(root, model):
+    folder = root / "metrics" / model
+    return {name: (folder / name).read_text() for name in ("train.json", "eval.json", "history.csv")}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, raw_files):
+    base = tmp_path_factory.mktemp("e2e")
+    root = copy_project(base / "project", raw_files, base / "mirror")
+    env = environment(base)
+    run(["git", "init", "-q", "-b", "main"], root, env)
+    run(["dvc", "init", "-q"], root, env)
+    run(["git", "add", "-A"], root, env)
+    run(["git", "commit", "-q", "-m", "project"], root, env)
+    return root, env
+
+
+def test_repro_runs_everything_then_nothing_and_is_deterministic(repo):
+    root, env = repo
+    first = run(["dvc", "repro"], root, env)
+    assert _ran(first.stdout) == ALL_STAGES
+    lock = (root / "dvc.lock").read_text()
+    assert _ran(run(["dvc", "repro"], root, env).stdout) == set()
+
+    forced = run(["dvc", "repro", "-f"], root, env)
+    assert _ran(forced.stdout) == ALL_STAGES
+    assert (root / "dvc.lock").read_text() == lock, "dvc repro -f changed a hash"
+
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], root, env).stdout)
+    data = next(iter(shown.values()))["data"]
+    for model in ("model_1", "model_2"):
+        assert "test_accuracy" in data[f"metrics/{model}/eval.json"]["data"]
+        assert "train_seconds" in data[f"metrics/{model}/timing.json"]["data"]
+    run(["git", "add", "-A"], root, env)
+    run(["git", "commit", "-q", "-m", "baseline"], root, env)
+
+
+def test_experiment_reruns_only_the_changed_model(repo):
+    root, env = repo
+    before = {model: _metrics(root, model) for model in ("model_1", "model_2")}
+    result = run(["dvc", "exp", "run", "-S", "models.model_2.lr=0.003"], root, env)
+    assert _ran(result.stdout) == {"train@model_2", "evaluate@model_2"}
+    assert _metrics(root, "model_1") == before["model_1"]
+    after = _metrics(root, "model_2")
+    assert after["history.csv"] != before["model_2"]["history.csv"]
+    assert after["train.json"] != before["model_2"]["train.json"] or after["eval.json"] != before["model_2"]["eval.json"]
+
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], root, env).stdout)
+    changed = {path for path, values in diff.items() if any(v.get("diff") for v in values.values())}
+    assert "metrics/model_2/eval.json" in changed
+    assert all("model_2" in path for path in changed)
+
+    params_diff = json.loads(run(["dvc", "params", "diff", "--json"], root, env).stdout)
+    assert params_diff == {"params.yaml": {"models.model_2.lr": {"old": None, "new": 0.003}}}
+
+    experiments = json.loads(run(["dvc", "exp", "show", "--json"], root, env).stdout)
+    assert "models.model_2.lr" in json.dumps(experiments)

@@ -1,0 +1,90 @@
+import gzip
+import http.server
+import logging
+import threading
+from functools import partial
+
+import pytest
+
+from mnist_pipeline.dataset import RAW_FILES, TRAIN_IMAGES, TRAIN_LABELS
+from mnist_pipeline.errors import PipelineError
+from mnist_pipeline.sources import fetch_verified
+
+
+def test_folder_and_file_url_mirrors(mirror, raw_files, raw_digests):
+    assert fetch_verified([str(mirror)], raw_digests, 5) == raw_files
+    assert fetch_verified([mirror.as_uri()], raw_digests, 5) == raw_files
+
+
+def test_digest_mismatch_falls_through_to_next_source(tmp_path, mirror, raw_files, raw_digests, caplog):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in RAW_FILES:
+        (bad / f"{name}.gz").write_bytes((mirror / f"{name}.gz").read_bytes())
+    (bad / f"{TRAIN_LABELS}.gz").write_bytes(gzip.compress(raw_files[TRAIN_LABELS][:-1] + b"\x07"))
+    with caplog.at_level(logging.WARNING):
+        assert fetch_verified([str(bad), str(mirror)], raw_digests, 5) == raw_files
+    assert f"{TRAIN_LABELS}: SHA-256" in caplog.text and "does not match" in caplog.text
+
+
+def test_every_source_failing_lists_what_was_tried(tmp_path, raw_digests):
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for name in RAW_FILES:
+        (corrupt / f"{name}.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(PipelineError) as err:
+        fetch_verified([str(tmp_path / "nowhere"), str(corrupt)], raw_digests, 5)
+    message = str(err.value)
+    assert "could not get a verified copy of" in message and TRAIN_IMAGES in message
+    assert "nowhere: no such folder" in message
+    assert "not a valid gzip file" in message
+    assert "\n" not in message
+
+
+def test_nothing_is_accepted_without_a_matching_digest(mirror, raw_digests):
+    wrong = {**raw_digests, TRAIN_IMAGES: "0" * 64}
+    with pytest.raises(PipelineError, match=f"could not get a verified copy of {TRAIN_IMAGES};"):
+        fetch_verified([str(mirror)], wrong, 5)
+
+
+@pytest.fixture
+def http_mirror(mirror):
+    """Serve the mirror folder on loopback; /html/ answers every request with an HTML page."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):
+            if self.path.startswith("/html/"):
+                body = b"<html><body>503 Service Unavailable</body></html>"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            else:
+                super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(mirror)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_mirror(http_mirror, raw_files, raw_digests):
+    assert fetch_verified([http_mirror + "/"], raw_digests, 5) == raw_files
+
+
+def test_http_errors_and_html_pages_are_reported(http_mirror, raw_digests):
+    with pytest.raises(PipelineError) as err:
+        fetch_verified([http_mirror + "/missing/", http_mirror + "/html/"], raw_digests, 5)
+    assert "missing/: " in str(err.value) and "HTTP 404" in str(err.value)
+    assert "an HTML page" in str(err.value)
+
+
+def test_unreachable_host_is_skipped_quickly(mirror, raw_files, raw_digests):
+    # Port 9 on loopback refuses the connection; the source is given up after its first file.
+    sources = ["http://127.0.0.1:9/mnist/", str(mirror)]
+    assert fetch_verified(sources, raw_digests, 2) == raw_files

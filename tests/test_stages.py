@@ -1,0 +1,74 @@
+"""The stage entry points run as DVC runs them, and fail with one clear line."""
+
+import json
+import sys
+
+import pytest
+import yaml
+
+from tests.project import copy_project, environment, run
+
+STAGES = ["download", "preprocess", "train model_1", "evaluate model_1"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, raw_files):
+    base = tmp_path_factory.mktemp("stages")
+    return copy_project(base / "project", raw_files, base / "mirror"), environment(base)
+
+
+def _stage(project, command, check=True):
+    root, env = project
+    return run([sys.executable, "-m", *f"stages.{command}".split()], root, env, check=check)
+
+
+def test_stages_in_order_write_their_outputs(project):
+    root, _ = project
+    outputs = [_stage(project, command) for command in STAGES]
+    assert "SHA-256 verified" in outputs[0].stderr
+    assert "Epoch: 2/2" in outputs[2].stdout and "Total params: 26,698" in outputs[2].stdout
+    assert {p.name for p in (root / "checkpoints/model_1").iterdir()} == {"best.pt", "last.pt"}
+    metrics = json.loads((root / "metrics/model_1/eval.json").read_text())
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_loss"] > 0
+    train = json.loads((root / "metrics/model_1/train.json").read_text())
+    assert train["parameters"] == 26_698 and train["epochs_run"] == 2
+    assert sorted(p.name for p in root.rglob("*.tmp")) == []
+
+
+def _error_line(result, log_lines_before=False):
+    """The single `error: ...` line that ends stderr (only warnings may come before it)."""
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and sum(line.startswith("error: ") for line in lines) == 1
+    assert log_lines_before or len(lines) == 1
+    return lines[-1]
+
+
+def test_unknown_model_is_one_line(project):
+    line = _error_line(_stage(project, "train model_9", check=False))
+    assert "unknown model 'model_9' (available: model_1, model_2)" in line
+
+
+def test_bad_param_is_one_line_and_names_the_key(project):
+    root, _ = project
+    original = (root / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["train"]["lr"] = "fast"
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    try:
+        line = _error_line(_stage(project, "train model_2", check=False))
+    finally:
+        (root / "params.yaml").write_text(original)
+    assert "params.yaml: train.lr: expected a number, got 'fast'" in line
+
+
+def test_failed_download_leaves_nothing_behind(tmp_path, raw_files):
+    root = copy_project(tmp_path / "project", raw_files, tmp_path / "mirror")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["download"]["sha256"]["train-images-idx3-ubyte"] = "0" * 64
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run([sys.executable, "-m", "stages.download"], root, environment(tmp_path), check=False)
+    line = _error_line(result, log_lines_before=True)
+    assert "could not get a verified copy of train-images-idx3-ubyte" in line
+    assert not (root / "data/raw").exists()

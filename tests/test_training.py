@@ -1,0 +1,146 @@
+import pickle
+import zipfile
+
+import pytest
+import torch
+
+import models
+from mnist_pipeline.checkpoint import load_checkpoint, load_model, save_checkpoint
+from mnist_pipeline.device import make_deterministic
+from mnist_pipeline.errors import PipelineError
+from mnist_pipeline.io import torch_bytes
+from mnist_pipeline.params import TrainParams
+from mnist_pipeline.prepare import normalize, split_train_val
+from mnist_pipeline.training import fit, format_epoch, train_epoch
+from mnist_pipeline.evaluation import score
+from mnist_pipeline.idx import decode_idx
+
+
+@pytest.fixture(scope="module")
+def data(raw_files):
+    images = decode_idx(raw_files["train-images-idx3-ubyte"], "x", 3)
+    labels = decode_idx(raw_files["train-labels-idx1-ubyte"], "y", 1)
+    train, val = split_train_val(images, labels, val_size=100, seed=0)
+    return normalize(train.images), train.labels, normalize(val.images), val.labels
+
+
+def _params(**overrides):
+    return TrainParams(**{"batch_size": 32, "epochs": 2, "lr": 0.003, "seed": 5, **overrides})
+
+
+def test_training_lowers_the_loss(data):
+    x, y, *_ = data
+    make_deterministic(0)
+    model = models.build_model("model_2")
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.003)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    with torch.no_grad():
+        before = loss_fn(model(x), y).item()
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        train_epoch(model, optimizer, x, y, 32, generator)
+    with torch.no_grad():
+        after = loss_fn(model.eval()(x), y).item()
+    assert after < before * 0.5
+
+
+def _train(data, params, name="model_1"):
+    make_deterministic(params.seed)
+    model = models.build_model(name)
+    best = []
+    result = fit(model, *data, params, on_best=lambda s: best.append(s.epoch), log=lambda s: None)
+    return model, result, best
+
+
+def test_fit_is_deterministic(data):
+    first, result, _ = _train(data, _params())
+    second, again, _ = _train(data, _params())
+    third, _, _ = _train(data, _params(seed=6))
+    assert torch_bytes(first.state_dict()) == torch_bytes(second.state_dict())
+    assert result.history == again.history
+    assert torch_bytes(first.state_dict()) != torch_bytes(third.state_dict())
+
+
+def test_fit_history_and_best_epoch(data):
+    _, result, best = _train(data, _params(epochs=3))
+    assert [s.epoch for s in result.history] == [1, 2, 3]
+    assert result.best_val_accuracy == max(s.val_accuracy for s in result.history)
+    assert best[-1] == result.best_epoch and best == sorted(best)
+    assert result.history[-1].val_accuracy > 0.5  # synthetic data is easy
+
+
+def test_early_stopping_and_lr_reduction(data):
+    # lr so small that nothing improves after epoch 1: epoch 2 is a plateau, so epoch 3 runs at
+    # a tenth of the rate (patience 0), and with early-stopping patience 2 training stops there.
+    _, result, _ = _train(data, _params(lr=1e-7, epochs=10, lr_patience=0, early_stopping_patience=2))
+    assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 1
+    assert [s.lr for s in result.history] == pytest.approx([1e-7, 1e-7, 1e-8], rel=1e-6)
+
+
+def test_epoch_summary_uses_the_seed_format(data):
+    _, result, _ = _train(data, _params(epochs=1))
+    lines = format_epoch(result.history[0], 12).splitlines()
+    assert lines[0] == "Epoch: 1/12"
+    assert lines[1].startswith("Training Loss: ") and lines[2].startswith("Training Accuracy: ")
+    assert lines[3].startswith("Validation Accuracy: ") and lines[3].endswith("%")
+    assert lines[4] == "-" * 50
+
+
+def test_checkpoint_round_trip(tmp_path, data):
+    model, _, _ = _train(data, _params(epochs=1), "model_2")
+    path = tmp_path / "best.pt"
+    save_checkpoint(path, model, "model_2", {"dropout": 0.2}, epoch=1, val_accuracy=0.5)
+    loaded = load_model(path)
+    assert not loaded.training
+    x = data[2][:16]
+    assert torch.equal(loaded(x), model.eval()(x))
+    checkpoint = load_checkpoint(path)
+    assert checkpoint["model"] == "model_2" and checkpoint["epoch"] == 1
+    assert checkpoint["normalization"] == {"mean": 0.1307, "std": 0.3081}
+    # Saving the same weights again gives the same bytes, whatever the file is called.
+    save_checkpoint(tmp_path / "other.pt", model, "model_2", {"dropout": 0.2}, epoch=1, val_accuracy=0.5)
+    assert (tmp_path / "other.pt").read_bytes() == path.read_bytes()
+
+
+def test_checkpoint_errors(tmp_path, data):
+    with pytest.raises(PipelineError, match="missing.pt: checkpoint not found"):
+        load_model(tmp_path / "missing.pt")
+
+    model, _, _ = _train(data, _params(epochs=1), "model_1")
+    wrong = tmp_path / "wrong.pt"
+    save_checkpoint(wrong, model, "model_1", {}, epoch=1, val_accuracy=0.5)
+    checkpoint = torch.load(wrong, weights_only=True)
+    checkpoint["model"] = "model_2"
+    checkpoint["hyperparameters"] = {"dropout": 0.2}
+    torch.save(checkpoint, wrong)
+    with pytest.raises(PipelineError, match="wrong.pt: weights do not match architecture 'model_2'"):
+        load_model(wrong)
+
+    tampered = tmp_path / "tampered.pt"
+    torch.save({"format": "x", "payload": _Payload()}, tampered)
+    with pytest.raises(PipelineError, match=r"tampered.pt: refused: holds more than weights .*posix.system"):
+        load_model(tampered)
+
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(PipelineError, match="junk.pt: not a readable checkpoint"):
+        load_model(tmp_path / "junk.pt")
+
+
+class _Payload:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo pwned",))
+
+
+def test_score_on_perfect_and_wrong_predictions():
+    class Fixed(torch.nn.Module):
+        def forward(self, x):
+            return torch.nn.functional.one_hot(x[:, 0, 0, 0].long(), 10).float() * 10
+
+    x = torch.arange(10).float().reshape(10, 1, 1, 1).expand(10, 1, 28, 28).contiguous()
+    y = torch.arange(10)
+    loss, acc, predicted = score(Fixed(), x, y, batch_size=3)
+    assert acc == 1.0 and predicted.tolist() == list(range(10)) and loss < 0.01
+    _, acc, _ = score(Fixed(), x, (y + 1) % 10, batch_size=4)
+    assert acc == 0.0
