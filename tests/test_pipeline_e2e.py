@@ -72,5 +72,10 @@ def test_experiment_reruns_only_the_changed_model(repo):
     params_diff = json.loads(run(["dvc", "params", "diff", "--json"], root, env).stdout)
     assert params_diff == {"params.yaml": {"models.model_2.lr": {"old": None, "new": 0.003}}}
 
-    experiments = json.loads(run(["dvc", "exp", "show", "--json"], root, env).stdout)
-    assert "models.model_2.lr" in json.dumps(experiments)
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], root, env).stdout)
+    experiments = [rev["data"] for row in shown for exp in row.get("experiments") or [] for rev in exp["revs"]]
+    assert len(experiments) == 1
+    params = experiments[0]["params"]["params.yaml"]["data"]
+    assert params["models"]["model_2"]["lr"] == 0.003 and params["models"]["model_1"]["lr"] is None
+    scored = experiments[0]["metrics"]["metrics/model_2/eval.json"]["data"]
+    assert scored["test_accuracy"] == json.loads((root / "metrics/model_2/eval.json").read_text())["test_accuracy"]
