@@ -31,8 +31,10 @@ importlib.import_module(sys.argv[1])
 if sys.argv[2]:
     import models
     models.model_class(sys.argv[2])
-files = {os.path.relpath(m.__file__, root) for m in list(sys.modules.values())
-         if os.path.isabs(getattr(m, "__file__", None) or "") and m.__file__.startswith(root + os.sep)}
+paths = [getattr(m, "__file__", None) or "" for m in list(sys.modules.values())]
+files = {os.path.relpath(p, root) for p in paths
+         if os.path.isabs(p) and p.startswith(root + os.sep)  # project files, not a venv inside it
+         and not {"site-packages", "dist-packages"} & set(p.split(os.sep))}
 print(json.dumps(sorted(files)))
 """
 
