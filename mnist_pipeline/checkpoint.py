@@ -15,14 +15,14 @@ from mnist_pipeline.io import save_torch
 FORMAT = "mnist-pipeline-checkpoint/1"
 
 
-def save_checkpoint(path: Path, model: nn.Module, name: str, hyperparameters: dict, **info) -> None:
-    """Write the model's weights (on CPU, so any machine can load them) and how to rebuild it."""
+def save_checkpoint(path: Path, state_dict: dict, name: str, hyperparameters: dict, **info) -> None:
+    """Write a model's weights (on CPU, so any machine can load them) and how to rebuild it."""
     checkpoint = {
         "format": FORMAT,
         "model": name,
         "hyperparameters": dict(hyperparameters),
         "normalization": {"mean": MEAN, "std": STD},
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
         **info,
     }
     save_torch(checkpoint, path)

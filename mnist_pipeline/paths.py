@@ -16,3 +16,8 @@ def checkpoint_dir(model: str) -> Path:
 
 def metrics_dir(model: str) -> Path:
     return Path("metrics") / model
+
+
+def resume_path(model: str) -> Path:
+    """Training's per-epoch resume state: outside every DVC output, which DVC deletes on rerun."""
+    return Path(".resume") / f"{model}.pt"

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from mnist_pipeline.evaluation import score
 from mnist_pipeline.params import TrainParams
+from mnist_pipeline.resume import ResumeState
 
 EVAL_BATCH_SIZE = 1000
 
@@ -82,24 +83,45 @@ def fit(
     val_x: torch.Tensor,
     val_y: torch.Tensor,
     params: TrainParams,
-    on_best: Callable[[EpochStats], None] = lambda stats: None,
+    on_best: Callable[[EpochStats, dict], None] = lambda stats, state_dict: None,
     log: Callable[[str], None] = tqdm.write,
+    resume: ResumeState | None = None,
 ) -> FitResult:
     """Train with Adam and ReduceLROnPlateau on validation accuracy; early-stop if asked.
 
-    on_best is called after each epoch that improves validation accuracy (to checkpoint).
+    on_best(stats, state_dict) is called after each epoch that improves validation accuracy
+    (to checkpoint), and once more on resuming, for the best epoch so far. With resume, the
+    whole training state is saved after every epoch and a matching saved state is continued
+    from, giving the same result as an uninterrupted run.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=params.lr_factor, patience=params.lr_patience
     )
     generator = torch.Generator().manual_seed(params.seed)
+    device = train_x.device
     steps = -(-len(train_y) // params.batch_size)
     history: list[EpochStats] = []
     best: EpochStats | None = None
+    best_state: dict = {}
     stopped_early = False
+    elapsed = 0.0
+
+    saved = resume.load() if resume else None
+    if saved:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        generator.set_state(saved["generator"])
+        torch.set_rng_state(saved["cpu_rng"])
+        if device.type == "cuda" and "cuda_rng" in saved:
+            torch.cuda.set_rng_state(saved["cuda_rng"], device)
+        history = [EpochStats(**row) for row in saved["history"]]
+        best, best_state, elapsed = EpochStats(**saved["best"]), saved["best_state"], saved["seconds"]
+        on_best(best, best_state)
+
     started = time.perf_counter()
-    for epoch in range(1, params.epochs + 1):
+    for epoch in range(len(history) + 1, params.epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
         with tqdm(total=steps, desc=f"Epoch {epoch}/{params.epochs}", leave=False, disable=None) as bar:
             train_loss, train_acc = train_epoch(
@@ -111,7 +133,8 @@ def fit(
         log(format_epoch(stats, params.epochs))
         if best is None or val_acc > best.val_accuracy:
             best = stats
-            on_best(stats)
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            on_best(stats, best_state)
         scheduler.step(val_acc)
         new_lr = optimizer.param_groups[0]["lr"]
         if new_lr < lr:
@@ -121,13 +144,31 @@ def fit(
             log(f"Early stopping: no improvement in validation accuracy for {waited} epochs")
             stopped_early = True
             break
+        if resume and epoch < params.epochs:
+            resume.save(
+                {
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "generator": generator.get_state(),
+                    "cpu_rng": torch.get_rng_state(),
+                    **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
+                    "history": [asdict(row) for row in history],
+                    "best": asdict(best),
+                    "best_state": best_state,
+                    "seconds": elapsed + time.perf_counter() - started,
+                }
+            )
+    if resume:
+        resume.clear()
     return FitResult(
         history=history,
         best_epoch=best.epoch,
         best_val_accuracy=best.val_accuracy,
         best_val_loss=best.val_loss,
         stopped_early=stopped_early,
-        seconds=time.perf_counter() - started,
+        seconds=elapsed + time.perf_counter() - started,
     )
 
 

@@ -1,6 +1,7 @@
 """Stage train@<model>: train one model, checkpoint best and last, write its training metrics."""
 
 import argparse
+from dataclasses import asdict
 
 import pandas as pd
 import torch
@@ -11,8 +12,9 @@ from mnist_pipeline.cli import run_stage
 from mnist_pipeline.device import make_deterministic, select_device
 from mnist_pipeline.io import write_csv, write_json
 from mnist_pipeline.params import load_params, train_params
-from mnist_pipeline.paths import checkpoint_dir, metrics_dir, prepared_split
+from mnist_pipeline.paths import checkpoint_dir, metrics_dir, prepared_split, resume_path
 from mnist_pipeline.prepare import load_split, normalize
+from mnist_pipeline.resume import ResumeState, fingerprint
 from mnist_pipeline.training import fit, history_rows
 
 
@@ -34,9 +36,11 @@ def main(argv: list[str] | None = None) -> None:
 
     out = checkpoint_dir(name)
 
-    def save(path, stats):
-        save_checkpoint(path, model, name, hyperparameters, epoch=stats.epoch, val_accuracy=stats.val_accuracy)
+    def save(path, stats, state_dict):
+        save_checkpoint(path, state_dict, name, hyperparameters, epoch=stats.epoch, val_accuracy=stats.val_accuracy)
 
+    config = {"model": name, "hyperparameters": hyperparameters, "train": asdict(train_cfg), "device": device.type}
+    inputs = [prepared_split("train"), prepared_split("val")]
     result = fit(
         model,
         normalize(train.images.to(device)),
@@ -44,9 +48,10 @@ def main(argv: list[str] | None = None) -> None:
         normalize(val.images.to(device)),
         val.labels.to(device),
         train_cfg,
-        on_best=lambda stats: save(out / "best.pt", stats),
+        on_best=lambda stats, state_dict: save(out / "best.pt", stats, state_dict),
+        resume=ResumeState(resume_path(name), fingerprint(config, inputs)),
     )
-    save(out / "last.pt", result.history[-1])
+    save(out / "last.pt", result.history[-1], model.state_dict())
 
     metrics = metrics_dir(name)
     write_json(

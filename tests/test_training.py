@@ -48,7 +48,7 @@ def _train(data, params, name="model_1"):
     make_deterministic(params.seed)
     model = models.build_model(name)
     best = []
-    result = fit(model, *data, params, on_best=lambda s: best.append(s.epoch), log=lambda s: None)
+    result = fit(model, *data, params, on_best=lambda s, state: best.append(s.epoch), log=lambda s: None)
     return model, result, best
 
 
@@ -89,7 +89,7 @@ def test_epoch_summary_uses_the_seed_format(data):
 def test_checkpoint_round_trip(tmp_path, data):
     model, _, _ = _train(data, _params(epochs=1), "model_2")
     path = tmp_path / "best.pt"
-    save_checkpoint(path, model, "model_2", {"dropout": 0.2}, epoch=1, val_accuracy=0.5)
+    save_checkpoint(path, model.state_dict(), "model_2", {"dropout": 0.2}, epoch=1, val_accuracy=0.5)
     loaded = load_model(path)
     assert not loaded.training
     x = data[2][:16]
@@ -98,7 +98,7 @@ def test_checkpoint_round_trip(tmp_path, data):
     assert checkpoint["model"] == "model_2" and checkpoint["epoch"] == 1
     assert checkpoint["normalization"] == {"mean": 0.1307, "std": 0.3081}
     # Saving the same weights again gives the same bytes, whatever the file is called.
-    save_checkpoint(tmp_path / "other.pt", model, "model_2", {"dropout": 0.2}, epoch=1, val_accuracy=0.5)
+    save_checkpoint(tmp_path / "other.pt", model.state_dict(), "model_2", {"dropout": 0.2}, epoch=1, val_accuracy=0.5)
     assert (tmp_path / "other.pt").read_bytes() == path.read_bytes()
 
 
@@ -108,7 +108,7 @@ def test_checkpoint_errors(tmp_path, data):
 
     model, _, _ = _train(data, _params(epochs=1), "model_1")
     wrong = tmp_path / "wrong.pt"
-    save_checkpoint(wrong, model, "model_1", {}, epoch=1, val_accuracy=0.5)
+    save_checkpoint(wrong, model.state_dict(), "model_1", {}, epoch=1, val_accuracy=0.5)
     checkpoint = torch.load(wrong, weights_only=True)
     checkpoint["model"] = "model_2"
     checkpoint["hyperparameters"] = {"dropout": 0.2}
