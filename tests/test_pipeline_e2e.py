@@ -3,6 +3,7 @@
 import json
 import re
 import shutil
+import time
 
 import pytest
 
@@ -79,3 +80,38 @@ def test_experiment_reruns_only_the_changed_model(repo):
     assert params["models"]["model_2"]["lr"] == 0.003 and params["models"]["model_1"]["lr"] is None
     scored = experiments[0]["metrics"]["metrics/model_2/eval.json"]["data"]
     assert scored["test_accuracy"] == json.loads((root / "metrics/model_2/eval.json").read_text())["test_accuracy"]
+
+
+def test_parallel_queued_experiments_do_not_interfere(repo):
+    root, env = repo
+    run(["git", "checkout", "--", "."], root, env)
+    run(["dvc", "checkout", "--force"], root, env)
+    for name, lr in (("lr-high", 0.01), ("lr-low", 0.0003)):
+        run(["dvc", "exp", "run", "--queue", "-n", name, "-S", f"models.model_2.lr={lr}"], root, env)
+    run(["dvc", "queue", "start", "-j", "2"], root, env)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], root, env).stdout
+        if not re.search(r"\b(Queued|Running)\b", status):
+            break
+        time.sleep(2)
+    assert "Failed" not in status and status.count("Success") >= 2, status
+
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], root, env).stdout)
+    by_name = {rev["name"]: rev["data"] for row in shown for exp in row.get("experiments") or [] for rev in exp["revs"]}
+    results = {}
+    for name, lr in (("lr-high", 0.01), ("lr-low", 0.0003)):
+        data = by_name[name]
+        assert data["params"]["params.yaml"]["data"]["models"]["model_2"]["lr"] == lr
+        results[name] = data["metrics"]["metrics/model_2/eval.json"]["data"]
+    assert results["lr-high"] != results["lr-low"]
+
+    # Each queued result is what a run on its own gives: apply it, rerun model_2, compare.
+    run(["dvc", "exp", "apply", "lr-low"], root, env)
+    applied = (root / "metrics/model_2/eval.json").read_text()
+    assert json.loads(applied) == results["lr-low"]
+    ran = set()
+    for stage in ("train@model_2", "evaluate@model_2"):
+        ran |= _ran(run(["dvc", "repro", "--force", "--single-item", stage], root, env).stdout)
+    assert ran == {"train@model_2", "evaluate@model_2"}
+    assert (root / "metrics/model_2/eval.json").read_text() == applied

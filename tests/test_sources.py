@@ -88,3 +88,40 @@ def test_unreachable_host_is_skipped_quickly(mirror, raw_files, raw_digests):
     # Port 9 on loopback refuses the connection; the source is given up after its first file.
     sources = ["http://127.0.0.1:9/mnist/", str(mirror)]
     assert fetch_verified(sources, raw_digests, 2) == raw_files
+
+
+@pytest.fixture
+def hanging_server():
+    """Accepts connections and never answers."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/mnist/"
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
+def test_a_hanging_mirror_times_out_and_the_next_source_serves(hanging_server, mirror, raw_files, raw_digests, caplog):
+    with caplog.at_level(logging.WARNING):
+        assert fetch_verified([hanging_server, str(mirror)], raw_digests, 0.5) == raw_files
+    assert "timed out" in caplog.text
+    # Given up after the first file: one timeout, not one per file.
+    assert caplog.text.count(hanging_server) == 1
