@@ -41,6 +41,14 @@ def test_every_source_failing_lists_what_was_tried(tmp_path, raw_digests):
     assert "\n" not in message
 
 
+def test_truncated_gzip_is_reported(tmp_path, mirror, raw_digests):
+    for name in RAW_FILES:
+        data = (mirror / f"{name}.gz").read_bytes()
+        (tmp_path / f"{name}.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(PipelineError, match=r"train-images-idx3-ubyte.gz: not a valid gzip file \(Compressed file ended"):
+        fetch_verified([str(tmp_path)], raw_digests, 5)
+
+
 def test_nothing_is_accepted_without_a_matching_digest(mirror, raw_digests):
     wrong = {**raw_digests, TRAIN_IMAGES: "0" * 64}
     with pytest.raises(PipelineError, match=f"could not get a verified copy of {TRAIN_IMAGES};"):

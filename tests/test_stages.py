@@ -72,3 +72,19 @@ def test_failed_download_leaves_nothing_behind(tmp_path, raw_files):
     line = _error_line(result, log_lines_before=True)
     assert "could not get a verified copy of train-images-idx3-ubyte" in line
     assert not (root / "data/raw").exists()
+
+
+def test_missing_checkpoint_is_one_line(project):
+    line = _error_line(_stage(project, "evaluate model_2", check=False))
+    assert "checkpoints/model_2/best.pt: checkpoint not found" in line
+
+
+def test_corrupt_raw_data_fails_preprocess_without_partial_outputs(tmp_path, raw_files):
+    root = copy_project(tmp_path / "project", raw_files, tmp_path / "mirror")
+    env = environment(tmp_path)
+    run([sys.executable, "-m", "stages.download"], root, env)
+    labels = root / "data/raw/t10k-labels-idx1-ubyte"
+    labels.write_bytes(labels.read_bytes()[:-3])
+    line = _error_line(run([sys.executable, "-m", "stages.preprocess"], root, env, check=False))
+    assert "t10k-labels-idx1-ubyte: truncated" in line
+    assert not (root / "data/prepared").exists()
