@@ -44,7 +44,10 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def summary(model: nn.Module) -> str:
-    """torchinfo's layer table with output shapes and parameter counts for one 28x28 image."""
+    """torchinfo's layer table with output shapes and parameter counts for one 28x28 image.
+
+    Call it on a model still on the CPU: torchinfo moves the model to the CPU to run it.
+    """
     import torchinfo
 
     return str(torchinfo.summary(model, input_size=(1, 1, 28, 28), verbose=0, device="cpu"))

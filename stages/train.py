@@ -29,9 +29,10 @@ def main(argv: list[str] | None = None) -> None:
     device = select_device(train_cfg.device)
     make_deterministic(train_cfg.seed)
     train, val = load_split(prepared_split("train")), load_split(prepared_split("val"))
-    model = models.build_model(name, **hyperparameters).to(device)
+    model = models.build_model(name, **hyperparameters)
     with torch.random.fork_rng(devices=[]):  # the summary's forward pass must not move the seed
-        print(models.summary(model))
+        print(models.summary(model))  # on CPU: torchinfo moves the model to the device it is given
+    model.to(device)
     print(f"Training {name} on {device}: {len(train)} train / {len(val)} validation images")
 
     out = checkpoint_dir(name)
