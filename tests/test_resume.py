@@ -11,22 +11,12 @@ import yaml
 
 import models
 from mnist_pipeline.device import make_deterministic
-from mnist_pipeline.idx import decode_idx
 from mnist_pipeline.io import torch_bytes
 from mnist_pipeline.params import TrainParams
-from mnist_pipeline.prepare import normalize, split_train_val
 from mnist_pipeline.resume import ResumeState
 from mnist_pipeline.training import fit
 from tests.project import copy_project, environment, run
 from tests.synthetic import make_raw
-
-
-@pytest.fixture(scope="module")
-def data(raw_files):
-    images = decode_idx(raw_files["train-images-idx3-ubyte"], "x", 3)
-    labels = decode_idx(raw_files["train-labels-idx1-ubyte"], "y", 1)
-    train, val = split_train_val(images, labels, val_size=100, seed=0)
-    return normalize(train.images), train.labels, normalize(val.images), val.labels
 
 
 PARAMS = TrainParams(batch_size=32, epochs=4, lr=0.003, seed=3)

@@ -1,6 +1,3 @@
-import pickle
-import zipfile
-
 import pytest
 import torch
 
@@ -10,18 +7,8 @@ from mnist_pipeline.device import make_deterministic
 from mnist_pipeline.errors import PipelineError
 from mnist_pipeline.io import torch_bytes
 from mnist_pipeline.params import TrainParams
-from mnist_pipeline.prepare import normalize, split_train_val
 from mnist_pipeline.training import fit, format_epoch, train_epoch
 from mnist_pipeline.evaluation import score
-from mnist_pipeline.idx import decode_idx
-
-
-@pytest.fixture(scope="module")
-def data(raw_files):
-    images = decode_idx(raw_files["train-images-idx3-ubyte"], "x", 3)
-    labels = decode_idx(raw_files["train-labels-idx1-ubyte"], "y", 1)
-    train, val = split_train_val(images, labels, val_size=100, seed=0)
-    return normalize(train.images), train.labels, normalize(val.images), val.labels
 
 
 def _params(**overrides):
