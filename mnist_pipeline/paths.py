@@ -21,3 +21,7 @@ def metrics_dir(model: str) -> Path:
 def resume_path(model: str) -> Path:
     """Training's per-epoch resume state: outside every DVC output, which DVC deletes on rerun."""
     return Path(".resume") / f"{model}.pt"
+
+
+REPORT_MD = Path("metrics/report.md")
+REPORT_CSV = Path("metrics/report.csv")

@@ -8,7 +8,8 @@ from mnist_pipeline.checkpoint import load_checkpoint, model_from_checkpoint
 from mnist_pipeline.cli import run_stage
 from mnist_pipeline.device import select_device
 from mnist_pipeline.evaluation import confusion_matrix, per_class_metrics, score
-from mnist_pipeline.io import write_csv, write_json
+from mnist_pipeline.gallery import misclassified_png
+from mnist_pipeline.io import atomic_write_bytes, write_csv, write_json
 from mnist_pipeline.params import evaluate_params, load_params
 from mnist_pipeline.paths import checkpoint_dir, metrics_dir, prepared_split
 from mnist_pipeline.prepare import load_split, normalize
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
         pd.DataFrame({"actual": test.labels.numpy(), "predicted": predicted.cpu().numpy()}),
         out / "predictions.csv",
     )
+    atomic_write_bytes(out / "misclassified.png", misclassified_png(test.images, test.labels, predicted))
     print(f"{name}: test accuracy {accuracy:.2%}, test loss {loss:.4f} ({len(test)} images)")
 
 

@@ -22,6 +22,7 @@ PARAMS_READ = {
     "preprocess": ["preprocess"],
     "train": ["train", "models.${item.model}"],
     "evaluate": ["evaluate"],
+    "report": None,
 }
 
 IMPORTS = """
@@ -40,7 +41,7 @@ print(json.dumps(sorted(files)))
 
 
 def _module_and_model(stage: dict, model: str) -> tuple[str, str]:
-    match = re.fullmatch(r"python -m (stages\.\w+)( \$\{item\.model\})?", stage["cmd"])
+    match = re.fullmatch(r"python -m (stages\.\w+)( \$\{item\.model\})?( [\w ]+)?", stage["cmd"])
     assert match, f"unexpected cmd {stage['cmd']!r}"
     return match.group(1), model if match.group(2) else ""
 
@@ -60,7 +61,7 @@ def test_code_deps_are_exactly_the_imported_project_files(name):
 
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_params_deps_are_exactly_what_the_stage_reads(name):
-    assert STAGES[name]["params"] == PARAMS_READ[name]
+    assert STAGES[name].get("params") == PARAMS_READ[name]
 
 
 def test_matrix_models_match_params_and_model_files():
@@ -68,6 +69,11 @@ def test_matrix_models_match_params_and_model_files():
     for name in ("train", "evaluate"):
         assert STAGES[name]["matrix"]["model"] == list(params["models"]) == models.model_names()
     assert sorted(DVC_YAML["artifacts"]) == models.model_names()
+    report = STAGES["report"]
+    assert report["cmd"].split()[3:] == list(params["models"])
+    assert [d for d in report["deps"] if d.startswith("metrics/")] == [
+        f"metrics/{model}/{name}.json" for model in params["models"] for name in ("train", "eval", "timing")
+    ]
     for name, artifact in DVC_YAML["artifacts"].items():
         assert artifact["type"] == "model"
         assert artifact["path"] == f"checkpoints/{name}/best.pt"

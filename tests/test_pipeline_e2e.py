@@ -6,10 +6,12 @@ import shutil
 import time
 
 import pytest
+import yaml
 
 from tests.project import copy_project, environment, run
 
-ALL_STAGES = {"download", "preprocess", "train@model_1", "train@model_2", "evaluate@model_1", "evaluate@model_2"}
+MODEL_STAGES = {"train@model_1", "train@model_2", "evaluate@model_1", "evaluate@model_2"}
+ALL_STAGES = {"download", "preprocess", *MODEL_STAGES, "report"}
 
 pytestmark = pytest.mark.skipif(shutil.which("dvc") is None, reason="dvc is not installed")
 
@@ -44,22 +46,57 @@ def test_repro_runs_everything_then_nothing_and_is_deterministic(repo):
 
     forced = run(["dvc", "repro", "-f"], root, env)
     assert _ran(forced.stdout) == ALL_STAGES
-    assert (root / "dvc.lock").read_text() == lock, "dvc repro -f changed a hash"
+    # Every hash is the same again, but the report's: it shows wall time, which never repeats.
+    before, after = yaml.safe_load(lock)["stages"], yaml.safe_load((root / "dvc.lock").read_text())["stages"]
+    assert set(before) == ALL_STAGES
+    for stage in ALL_STAGES - {"report"}:
+        assert after[stage] == before[stage], f"dvc repro -f changed {stage}"
 
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], root, env).stdout)
     data = next(iter(shown.values()))["data"]
     for model in ("model_1", "model_2"):
         assert "test_accuracy" in data[f"metrics/{model}/eval.json"]["data"]
         assert "train_seconds" in data[f"metrics/{model}/timing.json"]["data"]
+    report = (root / "metrics/report.md").read_text()
+    for model in ("model_1", "model_2"):
+        accuracy = json.loads((root / f"metrics/{model}/eval.json").read_text())["test_accuracy"]
+        assert f"| `{model}` |" in report and f"{accuracy:.2%}" in report
     run(["git", "add", "-A"], root, env)
     run(["git", "commit", "-q", "-m", "baseline"], root, env)
+
+
+def test_plots_render_every_declared_plot(repo, tmp_path):
+    root, env = repo
+    run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], root, env)
+    html = (tmp_path / "plots/index.html").read_text()
+    for plot in ("validation_accuracy", "loss", "learning_rate"):
+        assert plot in html, plot
+    for model in ("model_1", "model_2"):  # DVC turns each plot's path into an element id
+        assert f"metrics_{model}_predictions_csv" in html
+        assert f"metrics_{model}_misclassified_png" in html
+    assert len(list((tmp_path / "plots").rglob("*misclassified.png"))) == 2
+
+
+def test_push_then_pull_into_a_fresh_clone_is_up_to_date(repo, tmp_path):
+    root, env = repo
+    storage = tmp_path / "storage"
+    run(["dvc", "remote", "add", "-d", "store", str(storage)], root, env)
+    run(["git", "commit", "-q", "-am", "remote"], root, env)
+    run(["dvc", "push"], root, env)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(root), str(clone)], tmp_path, env)
+    run(["dvc", "pull"], clone, env)
+    for path in ("checkpoints/model_1/best.pt", "checkpoints/model_2/last.pt", "data/prepared/test.pt"):
+        assert (clone / path).read_bytes() == (root / path).read_bytes(), path
+    result = run(["dvc", "repro"], clone, env)
+    assert _ran(result.stdout) == set() and "Data and pipelines are up to date." in result.stdout
 
 
 def test_experiment_reruns_only_the_changed_model(repo):
     root, env = repo
     before = {model: _metrics(root, model) for model in ("model_1", "model_2")}
     result = run(["dvc", "exp", "run", "-S", "models.model_2.lr=0.003"], root, env)
-    assert _ran(result.stdout) == {"train@model_2", "evaluate@model_2"}
+    assert _ran(result.stdout) == {"train@model_2", "evaluate@model_2", "report"}
     assert _metrics(root, "model_1") == before["model_1"]
     after = _metrics(root, "model_2")
     assert after["history.csv"] != before["model_2"]["history.csv"]
