@@ -22,7 +22,8 @@ def save_checkpoint(path: Path, state_dict: dict, name: str, hyperparameters: di
         "model": name,
         "hyperparameters": dict(hyperparameters),
         "normalization": {"mean": MEAN, "std": STD},
-        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
+        # Copied to the default strides, so the bytes do not depend on the layout training used.
+        "state_dict": {k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in state_dict.items()},
         **info,
     }
     save_torch(checkpoint, path)

@@ -1,6 +1,7 @@
-"""Device selection and deterministic settings."""
+"""Device selection, CPU threads, deterministic settings and peak memory."""
 
 import os
+import sys
 
 import torch
 
@@ -23,6 +24,16 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def set_threads(threads: int) -> None:
+    """Use `threads` CPU threads; 0 keeps torch's default of one per core.
+
+    The thread count changes how sums are split, so results differ in the last bits between
+    thread counts: it is a param, recorded with the results, not a property of the machine.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+
+
 def make_deterministic(seed: int) -> None:
     """Seed torch and ask for deterministic kernels, so reruns give identical bytes."""
     # cuBLAS needs this set before its first use to be deterministic.
@@ -32,3 +43,13 @@ def make_deterministic(seed: int) -> None:
     # deterministic version, so warn there rather than refuse to train.
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
+
+
+def peak_memory_mib() -> float | None:
+    """Peak resident memory of this process so far, in MiB (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux

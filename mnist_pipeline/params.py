@@ -72,6 +72,7 @@ class TrainParams:
     )
     seed: int = 0
     device: str = field(default="auto", metadata=_check(lambda v: v in DEVICES, "|".join(DEVICES)))
+    threads: int = field(default=0, metadata=_check(lambda v: v >= 0, ">= 0 (0 = one per core)"))
 
 
 @dataclass(frozen=True)

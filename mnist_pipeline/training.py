@@ -40,6 +40,32 @@ class FitResult:
         return len(self.history)
 
 
+def _fast_kernels(device: torch.device) -> bool:
+    # Measured by benchmarks/speed.py on CPU: channels-last tensors make the small convolutions
+    # and max-pooling about 1.4x faster, and the fused Adam step replaces ~40 small ops with one.
+    # Both exist on CUDA too; MPS keeps the defaults.
+    return device.type in ("cpu", "cuda")
+
+
+def training_layout(model: nn.Module, *images: torch.Tensor):
+    """The model and image batches in the memory layout training runs fastest in on their device.
+
+    Only strides change: values, parameter names and shapes stay as they are.
+    """
+    device = images[0].device
+    if not _fast_kernels(device):
+        return (model, *images)
+    layout = torch.channels_last
+    return (model.to(memory_format=layout), *(x.contiguous(memory_format=layout) for x in images))
+
+
+def make_optimizer(model: nn.Module, params: TrainParams) -> torch.optim.Optimizer:
+    device = next(model.parameters()).device
+    return torch.optim.Adam(
+        model.parameters(), lr=params.lr, weight_decay=params.weight_decay, fused=_fast_kernels(device)
+    )
+
+
 def train_epoch(model, optimizer, x, y, batch_size: int, generator: torch.Generator, progress=None):
     """One pass over (x, y) in a seeded random order; returns (mean loss, accuracy).
 
@@ -94,7 +120,8 @@ def fit(
     whole training state is saved after every epoch and a matching saved state is continued
     from, giving the same result as an uninterrupted run.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    model, train_x, val_x = training_layout(model, train_x, val_x)
+    optimizer = make_optimizer(model, params)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=params.lr_factor, patience=params.lr_patience
     )
@@ -133,7 +160,10 @@ def fit(
         log(format_epoch(stats, params.epochs))
         if best is None or val_acc > best.val_accuracy:
             best = stats
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            best_state = {
+                k: v.detach().cpu().clone(memory_format=torch.contiguous_format)
+                for k, v in model.state_dict().items()
+            }
             on_best(stats, best_state)
         scheduler.step(val_acc)
         new_lr = optimizer.param_groups[0]["lr"]
@@ -162,6 +192,7 @@ def fit(
             )
     if resume:
         resume.clear()
+    model.to(memory_format=torch.contiguous_format)  # hand the model back in the usual layout
     return FitResult(
         history=history,
         best_epoch=best.epoch,

@@ -9,7 +9,7 @@ import torch
 import models
 from mnist_pipeline.checkpoint import save_checkpoint
 from mnist_pipeline.cli import run_stage
-from mnist_pipeline.device import make_deterministic, select_device
+from mnist_pipeline.device import make_deterministic, peak_memory_mib, select_device, set_threads
 from mnist_pipeline.io import write_csv, write_json
 from mnist_pipeline.params import load_params, train_params
 from mnist_pipeline.paths import checkpoint_dir, metrics_dir, prepared_split, resume_path
@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     train_cfg, model_kwargs = train_params(load_params(), name, defaults)
     hyperparameters = {**defaults, **model_kwargs}
     device = select_device(train_cfg.device)
+    set_threads(train_cfg.threads)
     make_deterministic(train_cfg.seed)
     train, val = load_split(prepared_split("train")), load_split(prepared_split("val"))
     model = models.build_model(name, **hyperparameters)
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         {
             "train_seconds": round(result.seconds, 2),
             "seconds_per_epoch": round(result.seconds / result.epochs_run, 3),
+            "peak_memory_mib": round(peak_memory_mib() or 0.0, 1),
         },
         metrics / "timing.json",
     )

@@ -82,3 +82,21 @@ def test_matrix_models_match_params_and_model_files():
 def test_train_never_sees_the_test_set():
     assert "data/prepared/test.pt" not in STAGES["train"]["deps"]
     assert "data/prepared/test.pt" in STAGES["evaluate"]["deps"]
+
+
+def test_readme_results_are_the_pipelines_report():
+    from mnist_pipeline.readme import block
+
+    assert block((ROOT / "README.md").read_text(), "results") == (ROOT / "metrics/report.md").read_text()
+
+
+def test_readme_blocks_are_replaced_between_their_markers(tmp_path):
+    from mnist_pipeline.errors import PipelineError
+    from mnist_pipeline.readme import replace_block
+
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- perf:start -->\nold\n<!-- perf:end -->\nrest\n")
+    replace_block(readme, "perf", "new\ntable\n")
+    assert readme.read_text() == "intro\n<!-- perf:start -->\nnew\ntable\n<!-- perf:end -->\nrest\n"
+    with pytest.raises(PipelineError, match="no `<!-- other:start -->`"):
+        replace_block(readme, "other", "x\n")

@@ -65,6 +65,7 @@ def test_model_block_overrides_shared_train_keys(params):
         (lambda p: p["train"].update(epochs=True), r"train\.epochs: expected an integer"),
         (lambda p: p["train"].update(device="tpu"), r"train\.device: invalid value 'tpu' \(allowed: auto\|cpu\|cuda\|mps\)"),
         (lambda p: p["train"].pop("lr"), r"train\.lr: required key is missing"),
+        (lambda p: p["models"]["model_2"].update(threads=-1), r"models\.model_2\.threads: invalid value -1 \(allowed: >= 0"),
         (lambda p: p["models"]["model_2"].update(lr=0), r"models\.model_2\.lr: invalid value 0\.0 \(allowed: > 0\)"),
         (lambda p: p["models"]["model_2"].update(dropuot=0.1), r"models\.model_2\.dropuot: unknown key \(allowed: .*dropout"),
         (lambda p: p["models"]["model_2"].update(dropout="x"), r"models\.model_2\.dropout: expected a number"),

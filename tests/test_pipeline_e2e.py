@@ -124,7 +124,9 @@ def test_parallel_queued_experiments_do_not_interfere(repo):
     run(["git", "checkout", "--", "."], root, env)
     run(["dvc", "checkout", "--force"], root, env)
     for name, lr in (("lr-high", 0.01), ("lr-low", 0.0003)):
-        run(["dvc", "exp", "run", "--queue", "-n", name, "-S", f"models.model_2.lr={lr}"], root, env)
+        # One CPU thread each, as the README advises for two jobs on two cores.
+        overrides = ["-S", f"models.model_2.lr={lr}", "-S", "models.model_2.threads=1"]
+        run(["dvc", "exp", "run", "--queue", "-n", name, *overrides], root, env)
     run(["dvc", "queue", "start", "-j", "2"], root, env)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -140,6 +142,7 @@ def test_parallel_queued_experiments_do_not_interfere(repo):
     for name, lr in (("lr-high", 0.01), ("lr-low", 0.0003)):
         data = by_name[name]
         assert data["params"]["params.yaml"]["data"]["models"]["model_2"]["lr"] == lr
+        assert data["params"]["params.yaml"]["data"]["models"]["model_2"]["threads"] == 1
         results[name] = data["metrics"]["metrics/model_2/eval.json"]["data"]
     assert results["lr-high"] != results["lr-low"]
 

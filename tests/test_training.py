@@ -7,7 +7,7 @@ from mnist_pipeline.device import make_deterministic
 from mnist_pipeline.errors import PipelineError
 from mnist_pipeline.io import torch_bytes
 from mnist_pipeline.params import TrainParams
-from mnist_pipeline.training import fit, format_epoch, train_epoch
+from mnist_pipeline.training import fit, format_epoch, make_optimizer, train_epoch, training_layout
 from mnist_pipeline.evaluation import score
 
 
@@ -131,3 +131,42 @@ def test_score_on_perfect_and_wrong_predictions():
     assert acc == 1.0 and predicted.tolist() == list(range(10)) and loss < 0.01
     _, acc, _ = score(Fixed(), x, (y + 1) % 10, batch_size=4)
     assert acc == 0.0
+
+
+def test_training_layout_leaves_values_and_checkpoint_bytes_alone(tmp_path, data):
+    x = data[0][:64]
+    model = models.build_model("model_1")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fast_model, fast_x = training_layout(model, x)
+    assert fast_x.is_contiguous(memory_format=torch.channels_last) and torch.equal(fast_x, x)
+    assert fast_model.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not fast_model.conv2.weight.is_contiguous()
+    for path, state in ((tmp_path / "plain.pt", before), (tmp_path / "fast.pt", fast_model.state_dict())):
+        save_checkpoint(path, state, "model_1", {}, epoch=1, val_accuracy=0.5)
+    assert (tmp_path / "plain.pt").read_bytes() == (tmp_path / "fast.pt").read_bytes()
+
+
+def test_fit_hands_the_model_back_in_the_usual_layout(data):
+    model, _, _ = _train(data, _params(epochs=1), "model_2")
+    assert all(p.is_contiguous() for p in model.parameters())
+
+
+def test_fused_adam_on_cpu_matches_the_default_step_closely(data):
+    x, y, *_ = data
+    results = []
+    for fused in (False, True):
+        torch.manual_seed(0)
+        model = models.build_model("model_1")
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.003, fused=fused)
+        train_epoch(model, optimizer, x, y, 32, torch.Generator().manual_seed(0))
+        results.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.allclose(results[0], results[1], atol=1e-5)
+    assert make_optimizer(models.build_model("model_1"), _params()).defaults["fused"]
+
+
+def test_peak_memory_is_reported_in_mib():
+    from mnist_pipeline.device import peak_memory_mib
+
+    held = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+    assert 64 < peak_memory_mib() < 64 * 1024
+    del held

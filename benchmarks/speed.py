@@ -1,0 +1,254 @@
+"""Training speed, memory and pipeline wall time, all measured in one run on one machine.
+
+    python -m benchmarks.speed --mirror /path/to/mnist-gz-folder [--readme]
+
+Needs the prepared data in the workspace (`dvc repro` or `dvc pull` first). Prints a table,
+writes benchmarks/results.json, and with --readme rewrites README's Performance table. The
+`dvc repro -f` figures come from a throwaway copy of the project, so the workspace is untouched.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from torch.utils.flop_counter import FlopCounterMode
+
+import models
+from benchmarks.seed_reference import seed_loader, seed_train_epoch
+from mnist_pipeline.io import write_json
+from mnist_pipeline.params import TrainParams, load_params, train_params
+from mnist_pipeline.paths import prepared_split
+from mnist_pipeline.prepare import load_split, normalize
+from mnist_pipeline.readme import replace_block
+from mnist_pipeline.training import make_optimizer, train_epoch, training_layout
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results.json"
+README = ROOT / "README.md"
+MODELS = ("model_1", "model_2")
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
+    """Median float32 n x n matrix-product throughput."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def flops_per_image(name: str, batch_size: int) -> float:
+    """Forward and backward FLOPs of one training step, per image (matmuls and convolutions)."""
+    model = models.build_model(name)
+    x, y = torch.randn(batch_size, 1, 28, 28), torch.randint(0, 10, (batch_size,))
+    with FlopCounterMode(display=False) as counter:
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+    return counter.get_total_flops() / batch_size
+
+
+class Contender:
+    """One way of training a model for an epoch, with its own model, optimizer and data."""
+
+    def __init__(self, name: str, kind: str, split, params: TrainParams):
+        torch.manual_seed(params.seed)
+        self.kind, self.times = kind, []
+        self.model = models.build_model(name)
+        if kind == "seed-style":
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=params.lr)
+            self.loader = seed_loader(split.images, split.labels, params.batch_size, params.seed)
+            self.run = lambda: seed_train_epoch(self.model, self.optimizer, self.loader)
+            return
+        x = normalize(split.images)
+        if kind == "project":
+            self.model, x = training_layout(self.model, x)
+            self.optimizer = make_optimizer(self.model, params)
+        else:  # "unoptimized": the same loop with the default layout and optimizer
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=params.lr)
+        generator = torch.Generator().manual_seed(params.seed)
+        self.run = lambda: train_epoch(self.model, self.optimizer, x, split.labels, params.batch_size, generator)
+
+    def time_epoch(self) -> None:
+        start = time.perf_counter()
+        self.run()
+        self.times.append(time.perf_counter() - start)
+
+
+def epoch_times(name: str, split, params: TrainParams, epochs: int) -> dict:
+    """Per-epoch seconds of each contender, taking turns epoch by epoch; the first is warm-up."""
+    contenders = [Contender(name, kind, split, params) for kind in ("project", "unoptimized", "seed-style")]
+    for epoch in range(epochs + 1):
+        for contender in contenders:
+            contender.time_epoch()
+            print(f"  {name} {contender.kind}: epoch {epoch} {contender.times[-1]:.2f} s", flush=True)
+    return {c.kind: c.times[1:] for c in contenders}
+
+
+def _run(cmd: list[str], cwd: Path, env: dict) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"error: `{' '.join(cmd)}` failed in {cwd}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def output_hashes(lock: Path) -> dict:
+    """{(stage, output path): md5} from a dvc.lock."""
+    stages = yaml.safe_load(lock.read_text())["stages"]
+    return {(stage, out["path"]): out["md5"] for stage, entry in stages.items() for out in entry.get("outs", [])}
+
+
+def pipeline_figures(mirror: str, noop_runs: int = 3) -> dict:
+    """`dvc repro -f` and no-op `dvc repro` wall times in a fresh copy of the project."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "project"
+        for file in files:
+            if (ROOT / file).is_file():
+                (copy / file).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / file, copy / file)
+        env = {
+            **os.environ,
+            "MNIST_MIRROR": str(Path(mirror).resolve()) if "://" not in mirror else mirror,
+            "DVC_NO_ANALYTICS": "1",
+            "GIT_AUTHOR_NAME": "benchmark", "GIT_AUTHOR_EMAIL": "benchmark@localhost",
+            "GIT_COMMITTER_NAME": "benchmark", "GIT_COMMITTER_EMAIL": "benchmark@localhost",
+        }
+        for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "benchmark copy"]):
+            _run(cmd, copy, env)
+        print("  dvc repro -f ...", flush=True)
+        full = _run(["dvc", "repro", "-f"], copy, env)
+        noop = [_run(["dvc", "repro"], copy, env) for _ in range(noop_runs)]
+        timing = {m: json.loads((copy / "metrics" / m / "timing.json").read_text()) for m in MODELS}
+        accuracy = {m: json.loads((copy / "metrics" / m / "eval.json").read_text())["test_accuracy"] for m in MODELS}
+        outputs, workspace_outputs = output_hashes(copy / "dvc.lock"), output_hashes(ROOT / "dvc.lock")
+    return {
+        "dvc_repro_force_s": full,
+        "dvc_repro_noop_s": statistics.median(noop),
+        "train_peak_memory_mib": {m: timing[m].get("peak_memory_mib") for m in MODELS},
+        "train_seconds": {m: timing[m]["train_seconds"] for m in MODELS},
+        "test_accuracy": accuracy,
+        "outputs": len(outputs),
+        "outputs_identical_to_workspace": outputs == workspace_outputs,
+    }
+
+
+def measure(epochs: int, mirror: str | None) -> dict:
+    params = load_params()
+    split = load_split(prepared_split("train"))
+    results = {"machine": machine(), "epochs_timed": epochs, "train_images": len(split), "models": {}}
+    peaks = [matmul_gflops()]
+    for name in MODELS:
+        train_cfg, _ = train_params(params, name, models.architecture_args(name))
+        times = epoch_times(name, split, train_cfg, epochs)
+        medians = {kind: statistics.median(t) for kind, t in times.items()}
+        flops = flops_per_image(name, train_cfg.batch_size) * len(split)
+        results["models"][name] = {
+            "epoch_s": medians,
+            "epoch_s_all": times,
+            "speedup_vs_seed_style": medians["seed-style"] / medians["project"],
+            "speedup_vs_unoptimized": medians["unoptimized"] / medians["project"],
+            "gflop_per_epoch": flops / 1e9,
+            "achieved_gflops": flops / 1e9 / medians["project"],
+        }
+        peaks.append(matmul_gflops())
+    results["matmul_gflops"] = max(peaks)
+    for figures in results["models"].values():
+        figures["share_of_matmul_peak"] = figures["achieved_gflops"] / results["matmul_gflops"]
+    results["pipeline"] = pipeline_figures(mirror) if mirror else None
+    return results
+
+
+def table(results: dict) -> str:
+    """The figures as the markdown README shows them."""
+    per_model, mc, pipe = results["models"], results["machine"], results.get("pipeline")
+
+    def row(label: str, cell) -> str:
+        return f"| {label} | " + " | ".join(cell(name, per_model[name]) for name in MODELS) + " |"
+
+    lines = [
+        f"Measured by `python -m benchmarks.speed` on {mc['cpu']}, {mc['cores']} cores, torch {mc['torch']} "
+        f"({mc['torch_threads']} threads). Epoch times are medians of {results['epochs_timed']} epochs over "
+        f"{results['train_images']:,} images after a warm-up epoch, the three loops taking turns.",
+        "",
+        "| | model_1 | model_2 |",
+        "| --- | ---: | ---: |",
+        row("epoch, this project's loop", lambda n, f: f"{f['epoch_s']['project']:.2f} s"),
+        row("epoch, same loop without channels-last and fused Adam", lambda n, f: f"{f['epoch_s']['unoptimized']:.2f} s"),
+        row("epoch, seed-style DataLoader reference", lambda n, f: f"{f['epoch_s']['seed-style']:.2f} s"),
+        row("**speed-up over the seed-style reference**", lambda n, f: f"**{f['speedup_vs_seed_style']:.2f}x**"),
+        row("speed-up over the unoptimized loop", lambda n, f: f"{f['speedup_vs_unoptimized']:.2f}x"),
+        row("training work per epoch", lambda n, f: f"{f['gflop_per_epoch']:.1f} GFLOP"),
+        row(
+            "achieved (share of the matmul peak)",
+            lambda n, f: f"{f['achieved_gflops']:.1f} GFLOP/s ({f['share_of_matmul_peak']:.0%})",
+        ),
+    ]
+    if pipe:
+        lines += [
+            row("train stage peak memory", lambda n, f: f"{pipe['train_peak_memory_mib'][n]:.0f} MiB"),
+            row("train stage, 12 epochs + validation", lambda n, f: f"{pipe['train_seconds'][n]:.1f} s"),
+            row("test accuracy after `dvc repro -f`", lambda n, f: f"{pipe['test_accuracy'][n]:.2%}"),
+        ]
+    lines += ["", f"float32 matrix product (2048 x 2048): **{results['matmul_gflops']:.0f} GFLOP/s**."]
+    if pipe:
+        lines.append(
+            f"`dvc repro -f` in a fresh copy (download from a local mirror, both models, evaluate, report): "
+            f"**{pipe['dvc_repro_force_s']:.0f} s**; no-op `dvc repro`: **{pipe['dvc_repro_noop_s']:.1f} s**; "
+            f"its {pipe['outputs']} outputs byte-identical to the workspace's (`dvc.lock` hashes): "
+            f"**{'yes' if pipe['outputs_identical_to_workspace'] else 'no'}**."
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per loop and model, after one warm-up")
+    parser.add_argument("--mirror", default=os.environ.get("MNIST_MIRROR"),
+                        help="folder or URL of the MNIST .gz files for the `dvc repro -f` timing ($MNIST_MIRROR)")
+    parser.add_argument("--readme", action="store_true", help="rewrite README's Performance table")
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)
+    results = measure(args.epochs, args.mirror)
+    write_json(results, RESULTS)
+    text = table(results)
+    print(text)
+    if args.readme:
+        replace_block(README, "performance", text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""README blocks regenerated from real outputs: `python -m mnist_pipeline.readme` after `dvc repro`.
+
+A block is the text between `<!-- NAME:start -->` and `<!-- NAME:end -->`. The results block is
+the report stage's `metrics/report.md`; the benchmark writes the performance block.
+"""
+
+from pathlib import Path
+
+from mnist_pipeline.cli import run_stage
+from mnist_pipeline.errors import PipelineError
+from mnist_pipeline.io import atomic_write_bytes
+from mnist_pipeline.paths import REPORT_MD
+
+README = Path("README.md")
+
+
+def block(text: str, name: str) -> str:
+    start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
+    if start not in text or end not in text:
+        raise PipelineError(f"README has no `{start.strip()}` ... `{end}` block")
+    return text.split(start, 1)[1].split(end, 1)[0]
+
+
+def replace_block(path: Path, name: str, content: str) -> None:
+    """Put content (ending in a newline) between the block's markers in the file at path."""
+    text = path.read_text()
+    old = block(text, name)
+    head, tail = text.split(f"<!-- {name}:start -->\n", 1)
+    atomic_write_bytes(path, (head + f"<!-- {name}:start -->\n" + content + tail[len(old):]).encode())
+
+
+def main() -> None:
+    try:
+        report = REPORT_MD.read_text()
+    except OSError as exc:
+        raise PipelineError(f"{REPORT_MD}: cannot read ({exc.strerror}); run `dvc repro` first") from None
+    replace_block(README, "results", report)
+    print(f"{README}: results block updated from {REPORT_MD}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,74 @@
+"""The benchmark's pieces on tiny data: its seed-style reference must feed the same numbers."""
+
+import torch
+
+from benchmarks import speed
+from benchmarks.seed_reference import SeedStyleMNIST, seed_loader
+from mnist_pipeline.params import TrainParams
+from mnist_pipeline.prepare import Split, normalize
+
+
+def _split(n=300):
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8, generator=generator)
+    return Split(images, torch.arange(n) % 10)
+
+
+def test_seed_style_dataset_gives_the_same_tensors_as_the_project():
+    split = _split(20)
+    dataset = SeedStyleMNIST(split.images, split.labels)
+    expected = normalize(split.images)
+    for i in (0, 7, 19):
+        image, label = dataset[i]
+        assert image.shape == (1, 28, 28) and label == int(split.labels[i])
+        assert torch.allclose(image, expected[i], atol=1e-6)
+    batch, labels = next(iter(seed_loader(split.images, split.labels, 8, seed=0)))
+    assert batch.shape == (8, 1, 28, 28) and labels.shape == (8,)
+
+
+def test_flop_count_is_forward_plus_backward():
+    # Forward multiply-adds of model_2 per image: conv1, conv2, fc1, fc2 (2 FLOPs each).
+    forward = 2 * (784 * 6 * 9 + 196 * 12 * 6 * 9 + 588 * 24 + 24 * 10)
+    flops = speed.flops_per_image("model_2", 16)
+    # Backward adds weight gradients everywhere and input gradients except for the first conv.
+    assert 2.5 * forward < flops <= 3 * forward
+
+
+def test_every_loop_trains_and_is_timed():
+    params = TrainParams(batch_size=64, epochs=1, lr=0.003)
+    times = speed.epoch_times("model_2", _split(), params, epochs=2)
+    assert set(times) == {"project", "unoptimized", "seed-style"}
+    assert all(len(t) == 2 and min(t) > 0 for t in times.values())
+
+
+def test_table_reports_ratios_and_pipeline_figures():
+    model = {
+        "epoch_s": {"project": 1.0, "unoptimized": 1.5, "seed-style": 3.5},
+        "speedup_vs_seed_style": 3.5, "speedup_vs_unoptimized": 1.5,
+        "gflop_per_epoch": 60.0, "achieved_gflops": 60.0, "share_of_matmul_peak": 0.35,
+    }
+    results = {
+        "machine": {"cpu": "test cpu", "cores": 2, "torch_threads": 2, "torch": "2.13.0"},
+        "epochs_timed": 3, "train_images": 55000, "matmul_gflops": 171.4,
+        "models": {"model_1": model, "model_2": model},
+        "pipeline": {
+            "dvc_repro_force_s": 58.2, "dvc_repro_noop_s": 1.3, "outputs": 16, "outputs_identical_to_workspace": True,
+            "train_peak_memory_mib": {"model_1": 700.0, "model_2": 690.0},
+            "train_seconds": {"model_1": 20.0, "model_2": 18.0},
+            "test_accuracy": {"model_1": 0.988, "model_2": 0.9874},
+        },
+    }
+    text = speed.table(results)
+    assert "| **speed-up over the seed-style reference** | **3.50x** | **3.50x** |" in text
+    assert "60.0 GFLOP/s (35%)" in text and "171 GFLOP/s" in text
+    assert "**58 s**" in text and "**1.3 s**" in text and "98.74%" in text
+    assert "16 outputs byte-identical to the workspace's (`dvc.lock` hashes): **yes**" in text
+
+
+def test_output_hashes_ignore_dependency_hashes(tmp_path):
+    lock = "schema: '2.0'\nstages:\n  a:\n    cmd: x\n    deps:\n    - path: {dep}\n      md5: {d}\n    outs:\n    - path: o\n      md5: {o}\n"
+    (tmp_path / "1.lock").write_text(lock.format(dep="s.py", d="1", o="abc"))
+    (tmp_path / "2.lock").write_text(lock.format(dep="s.py", d="2", o="abc"))
+    (tmp_path / "3.lock").write_text(lock.format(dep="s.py", d="1", o="abd"))
+    hashes = [speed.output_hashes(tmp_path / f"{i}.lock") for i in (1, 2, 3)]
+    assert hashes[0] == {("a", "o"): "abc"} and hashes[0] == hashes[1] != hashes[2]
