@@ -200,6 +200,7 @@ def train_params(params: dict, model: str, architecture_args: dict) -> tuple[Tra
             kind = type(default) if default is not None else type(value)
             model_kwargs[key] = _coerce(value, kind, f"models.{model}.{key}")
     shared = _section(params, "train")
+    _build(TrainParams, shared, "train")  # a bad shared value is an error even where overridden
     origins = {key: f"models.{model}" for key in overrides}
     train = _build(TrainParams, {**shared, **overrides}, "train", origins)
     return train, model_kwargs
