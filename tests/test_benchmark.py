@@ -52,7 +52,7 @@ def test_table_reports_ratios_and_pipeline_figures():
         "epochs_timed": 3, "train_images": 55000, "matmul_gflops": 171.4,
         "models": {"model_1": model, "model_2": model},
         "pipeline": {
-            "dvc_repro_force_s": 58.2, "dvc_repro_noop_s": 1.3, "outputs": 16, "outputs_identical_to_workspace": True,
+            "dvc_repro_force_s": 58.2, "dvc_repro_noop_s": 1.3, "outputs": 16, "outputs_differing_from_workspace": ["metrics/report.md"],
             "train_peak_memory_mib": {"model_1": 700.0, "model_2": 690.0},
             "train_seconds": {"model_1": 20.0, "model_2": 18.0},
             "test_accuracy": {"model_1": 0.988, "model_2": 0.9874},
@@ -62,7 +62,7 @@ def test_table_reports_ratios_and_pipeline_figures():
     assert "| **speed-up over the seed-style reference** | **3.50x** | **3.50x** |" in text
     assert "60.0 GFLOP/s (35%)" in text and "171 GFLOP/s" in text
     assert "**58 s**" in text and "**1.3 s**" in text and "98.74%" in text
-    assert "16 outputs byte-identical to the workspace's (`dvc.lock` hashes): **yes**" in text
+    assert "(`dvc.lock` hashes): **15 of 16** (differing: `metrics/report.md`)." in text
 
 
 def test_output_hashes_ignore_dependency_hashes(tmp_path):
