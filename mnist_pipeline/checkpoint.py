@@ -23,7 +23,9 @@ def save_checkpoint(path: Path, state_dict: dict, name: str, hyperparameters: di
         "hyperparameters": dict(hyperparameters),
         "normalization": {"mean": MEAN, "std": STD},
         # Copied to the default strides, so the bytes do not depend on the layout training used.
-        "state_dict": {k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in state_dict.items()},
+        "state_dict": {
+            k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in state_dict.items()
+        },
         **info,
     }
     save_torch(checkpoint, path)

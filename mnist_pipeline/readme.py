@@ -24,9 +24,8 @@ def block(text: str, name: str) -> str:
 def replace_block(path: Path, name: str, content: str) -> None:
     """Put content (ending in a newline) between the block's markers in the file at path."""
     text = path.read_text()
-    old = block(text, name)
-    head, tail = text.split(f"<!-- {name}:start -->\n", 1)
-    atomic_write_bytes(path, (head + f"<!-- {name}:start -->\n" + content + tail[len(old):]).encode())
+    start = f"<!-- {name}:start -->\n"
+    atomic_write_bytes(path, text.replace(start + block(text, name), start + content, 1).encode())
 
 
 def main() -> None:

@@ -41,9 +41,9 @@ class FitResult:
 
 
 def _fast_kernels(device: torch.device) -> bool:
-    # Measured by benchmarks/speed.py on CPU: channels-last tensors make the small convolutions
-    # and max-pooling about 1.4x faster, and the fused Adam step replaces ~40 small ops with one.
-    # Both exist on CUDA too; MPS keeps the defaults.
+    # Measured by benchmarks/speed.py on CPU: channels-last tensors (faster small convolutions
+    # and max-pooling) and one fused Adam step instead of ~40 small ops make an epoch 1.2-1.6x
+    # faster. Both exist on CUDA too; MPS keeps the defaults.
     return device.type in ("cpu", "cuda")
 
 

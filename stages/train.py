@@ -69,12 +69,13 @@ def main(argv: list[str] | None = None) -> None:
         metrics / "train.json",
     )
     write_csv(pd.DataFrame(history_rows(result)).round(6), metrics / "history.csv")
-    # Wall time varies run to run, so it lives outside the stage's hashed outputs (see dvc.yaml).
+    peak = peak_memory_mib()
+    # Wall time and memory vary run to run, so they live outside the stage's hashed outputs (see dvc.yaml).
     write_json(
         {
             "train_seconds": round(result.seconds, 2),
             "seconds_per_epoch": round(result.seconds / result.epochs_run, 3),
-            "peak_memory_mib": round(peak_memory_mib() or 0.0, 1),
+            "peak_memory_mib": round(peak, 1) if peak is not None else None,
         },
         metrics / "timing.json",
     )
