@@ -57,10 +57,16 @@ def test_repro_runs_everything_then_nothing_and_is_deterministic(repo):
     for model in ("model_1", "model_2"):
         assert "test_accuracy" in data[f"metrics/{model}/eval.json"]["data"]
         assert "train_seconds" in data[f"metrics/{model}/timing.json"]["data"]
+    # The report's row for each model carries the numbers `dvc metrics show` gives.
     report = (root / "metrics/report.md").read_text()
     for model in ("model_1", "model_2"):
-        accuracy = json.loads((root / f"metrics/{model}/eval.json").read_text())["test_accuracy"]
-        assert f"| `{model}` |" in report and f"{accuracy:.2%}" in report
+        row = next(line for line in report.splitlines() if line.startswith(f"| `{model}` |"))
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        accuracy = data[f"metrics/{model}/eval.json"]["data"]["test_accuracy"]
+        seconds = data[f"metrics/{model}/timing.json"]["data"]["train_seconds"]
+        parameters = data[f"metrics/{model}/train.json"]["data"]["parameters"]
+        assert f"{accuracy:.2%}" in cells and f"{parameters:,}" in cells
+        assert float(cells[6]) == seconds
     run(["git", "add", "-A"], root, env)
     run(["git", "commit", "-q", "-m", "baseline"], root, env)
 
