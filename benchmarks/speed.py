@@ -85,8 +85,9 @@ class Contender:
         torch.manual_seed(params.seed)
         self.kind, self.times = kind, []
         self.model = models.build_model(name)
+        plain_adam = lambda: torch.optim.Adam(self.model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
         if kind == "seed-style":
-            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=params.lr)
+            self.optimizer = plain_adam()
             self.loader = seed_loader(split.images, split.labels, params.batch_size, params.seed)
             self.run = lambda: seed_train_epoch(self.model, self.optimizer, self.loader)
             return
@@ -95,7 +96,7 @@ class Contender:
             self.model, x = training_layout(self.model, x)
             self.optimizer = make_optimizer(self.model, params)
         else:  # "unoptimized": the same loop with the default layout and optimizer
-            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=params.lr)
+            self.optimizer = plain_adam()
         generator = torch.Generator().manual_seed(params.seed)
         self.run = lambda: train_epoch(self.model, self.optimizer, x, split.labels, params.batch_size, generator)
 
