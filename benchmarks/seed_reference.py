@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from mnist_pipeline.dataset import MEAN, STD
+from mnist_pipeline.core.mnist import MEAN, STD
 
 
 class SeedStyleMNIST(Dataset):

@@ -23,19 +23,23 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
-import models
 from benchmarks.seed_reference import seed_loader, seed_train_epoch
-from mnist_pipeline.io import write_json
-from mnist_pipeline.params import TrainParams, load_params, train_params
-from mnist_pipeline.paths import prepared_split
-from mnist_pipeline.prepare import load_split, normalize
+from mnist_pipeline.core import paths
+from mnist_pipeline.core.files import write_json
+from mnist_pipeline.core.params import (
+    TrainParams,
+    load_params,
+    model_names,
+    model_recipe,
+)
+from mnist_pipeline.data.splits import load_split, normalize
 from mnist_pipeline.readme import replace_block
-from mnist_pipeline.training import make_optimizer, train_epoch, training_layout
+from mnist_pipeline.training.architectures import build_model, hyperparameter_types
+from mnist_pipeline.training.loop import make_optimizer, train_epoch, training_layout
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results.json"
 README = ROOT / "README.md"
-MODELS = ("model_1", "model_2")
 
 
 def machine() -> dict:
@@ -69,9 +73,15 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
-def flops_per_image(name: str, batch_size: int) -> float:
+def recipes() -> dict:
+    """Every model in params.yaml with its recipe, in params.yaml's order."""
+    params = load_params()
+    return {name: model_recipe(params, name, hyperparameter_types(name)) for name in model_names(params)}
+
+
+def flops_per_image(name: str, hyperparameters: dict, batch_size: int) -> float:
     """Forward and backward FLOPs of one training step, per image (matmuls and convolutions)."""
-    model = models.build_model(name)
+    model = build_model(name, **hyperparameters)
     x, y = torch.randn(batch_size, 1, 28, 28), torch.randint(0, 10, (batch_size,))
     with FlopCounterMode(display=False) as counter:
         torch.nn.functional.cross_entropy(model(x), y).backward()
@@ -81,10 +91,10 @@ def flops_per_image(name: str, batch_size: int) -> float:
 class Contender:
     """One way of training a model for an epoch, with its own model, optimizer and data."""
 
-    def __init__(self, name: str, kind: str, split, params: TrainParams):
+    def __init__(self, name: str, hyperparameters: dict, kind: str, split, params: TrainParams):
         torch.manual_seed(params.seed)
         self.kind, self.times = kind, []
-        self.model = models.build_model(name)
+        self.model = build_model(name, **hyperparameters)
         plain_adam = lambda: torch.optim.Adam(self.model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
         if kind == "seed-style":
             self.optimizer = plain_adam()
@@ -106,9 +116,10 @@ class Contender:
         self.times.append(time.perf_counter() - start)
 
 
-def epoch_times(name: str, split, params: TrainParams, epochs: int) -> dict:
+def epoch_times(name: str, hyperparameters: dict, split, params: TrainParams, epochs: int) -> dict:
     """Per-epoch seconds of each contender, taking turns epoch by epoch; the first is warm-up."""
-    contenders = [Contender(name, kind, split, params) for kind in ("project", "unoptimized", "seed-style")]
+    kinds = ("project", "unoptimized", "seed-style")
+    contenders = [Contender(name, hyperparameters, kind, split, params) for kind in kinds]
     for epoch in range(epochs + 1):
         for contender in contenders:
             contender.time_epoch()
@@ -130,7 +141,7 @@ def output_hashes(lock: Path) -> dict:
     return {(stage, out["path"]): out["md5"] for stage, entry in stages.items() for out in entry.get("outs", [])}
 
 
-def pipeline_figures(mirror: str, noop_runs: int = 3) -> dict:
+def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict:
     """`dvc repro -f` and no-op `dvc repro` wall times in a fresh copy of the project."""
     files = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
@@ -153,14 +164,14 @@ def pipeline_figures(mirror: str, noop_runs: int = 3) -> dict:
         print("  dvc repro -f ...", flush=True)
         full = _run(["dvc", "repro", "-f"], copy, env)
         noop = [_run(["dvc", "repro"], copy, env) for _ in range(noop_runs)]
-        timing = {m: json.loads((copy / "metrics" / m / "timing.json").read_text()) for m in MODELS}
-        accuracy = {m: json.loads((copy / "metrics" / m / "eval.json").read_text())["test_accuracy"] for m in MODELS}
+        timing = {m: json.loads((copy / paths.timing(m)).read_text()) for m in models}
+        accuracy = {m: json.loads((copy / paths.model_metrics(m, "eval.json")).read_text())["test_accuracy"] for m in models}
         outputs, workspace_outputs = output_hashes(copy / "dvc.lock"), output_hashes(ROOT / "dvc.lock")
     return {
         "dvc_repro_force_s": full,
         "dvc_repro_noop_s": statistics.median(noop),
-        "train_peak_memory_mib": {m: timing[m].get("peak_memory_mib") for m in MODELS},
-        "train_seconds": {m: timing[m]["train_seconds"] for m in MODELS},
+        "train_peak_memory_mib": {m: timing[m].get("peak_memory_mib") for m in models},
+        "train_seconds": {m: timing[m]["train_seconds"] for m in models},
         "test_accuracy": accuracy,
         "outputs": len(outputs),
         "outputs_differing_from_workspace": sorted(
@@ -170,15 +181,13 @@ def pipeline_figures(mirror: str, noop_runs: int = 3) -> dict:
 
 
 def measure(epochs: int, mirror: str | None) -> dict:
-    params = load_params()
-    split = load_split(prepared_split("train"))
+    split = load_split(paths.prepared_split("train"))
     results = {"machine": machine(), "epochs_timed": epochs, "train_images": len(split), "models": {}}
     peaks = [matmul_gflops()]
-    for name in MODELS:
-        train_cfg, _ = train_params(params, name, models.architecture_args(name))
-        times = epoch_times(name, split, train_cfg, epochs)
+    for name, recipe in recipes().items():
+        times = epoch_times(name, recipe.hyperparameters, split, recipe.train, epochs)
         medians = {kind: statistics.median(t) for kind, t in times.items()}
-        flops = flops_per_image(name, train_cfg.batch_size) * len(split)
+        flops = flops_per_image(name, recipe.hyperparameters, recipe.train.batch_size) * len(split)
         results["models"][name] = {
             "epoch_s": medians,
             "epoch_s_all": times,
@@ -191,7 +200,7 @@ def measure(epochs: int, mirror: str | None) -> dict:
     results["matmul_gflops"] = max(peaks)
     for figures in results["models"].values():
         figures["share_of_matmul_peak"] = figures["achieved_gflops"] / results["matmul_gflops"]
-    results["pipeline"] = pipeline_figures(mirror) if mirror else None
+    results["pipeline"] = pipeline_figures(mirror, list(results["models"])) if mirror else None
     return results
 
 
@@ -200,15 +209,15 @@ def table(results: dict) -> str:
     per_model, mc, pipe = results["models"], results["machine"], results.get("pipeline")
 
     def row(label: str, cell) -> str:
-        return f"| {label} | " + " | ".join(cell(name, per_model[name]) for name in MODELS) + " |"
+        return f"| {label} | " + " | ".join(cell(name, figures) for name, figures in per_model.items()) + " |"
 
     lines = [
         f"Measured by `python -m benchmarks.speed` on {mc['cpu']}, {mc['cores']} cores, torch {mc['torch']} "
         f"({mc['torch_threads']} threads). Epoch times are medians of {results['epochs_timed']} epochs over "
         f"{results['train_images']:,} images after a warm-up epoch, the three loops taking turns.",
         "",
-        "| | model_1 | model_2 |",
-        "| --- | ---: | ---: |",
+        "| | " + " | ".join(per_model) + " |",
+        "| --- |" + " ---: |" * len(per_model),
         row("epoch, this project's loop", lambda n, f: f"{f['epoch_s']['project']:.2f} s"),
         row("epoch, same loop without channels-last and fused Adam", lambda n, f: f"{f['epoch_s']['unoptimized']:.2f} s"),
         row("epoch, seed-style DataLoader reference", lambda n, f: f"{f['epoch_s']['seed-style']:.2f} s"),
@@ -230,7 +239,7 @@ def table(results: dict) -> str:
     if pipe:
         differing = pipe["outputs_differing_from_workspace"]
         lines.append(
-            f"`dvc repro -f` in a fresh copy (download from a local mirror, both models, evaluate, report): "
+            f"`dvc repro -f` in a fresh copy (download from a local mirror, every model, evaluate, report): "
             f"**{pipe['dvc_repro_force_s']:.0f} s**; no-op `dvc repro`: **{pipe['dvc_repro_noop_s']:.1f} s**; "
             f"outputs byte-identical to the committed run's (`dvc.lock` hashes): "
             f"**{pipe['outputs'] - len(differing)} of {pipe['outputs']}**"

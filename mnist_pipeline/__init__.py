@@ -1,1 +1,4 @@
-"""Library behind the DVC stages: data, training, evaluation and checkpoints for MNIST."""
+"""Library behind the DVC stages, in layers: core (plumbing) <- data <- evaluation <- training.
+
+Commands for people (not stages): `python -m mnist_pipeline.predict`, `python -m mnist_pipeline.readme`.
+"""

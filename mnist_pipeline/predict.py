@@ -14,14 +14,14 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from mnist_pipeline.checkpoint import load_checkpoint, model_from_checkpoint
-from mnist_pipeline.cli import run_stage
-from mnist_pipeline.dataset import IMAGE_SHAPE
-from mnist_pipeline.device import select_device
-from mnist_pipeline.errors import PipelineError
-from mnist_pipeline.idx import decode_idx
-from mnist_pipeline.paths import checkpoint_dir
-from mnist_pipeline.prepare import normalize
+from mnist_pipeline.core import paths
+from mnist_pipeline.core.command import run_command
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.mnist import IMAGE_SHAPE
+from mnist_pipeline.data.idx import decode_idx
+from mnist_pipeline.data.splits import normalize
+from mnist_pipeline.training.checkpoint import load_checkpoint, model_from_checkpoint
+from mnist_pipeline.training.device import select_device
 
 IDX_IMAGES_MAGIC = bytes([0, 0, 8, 3])
 
@@ -65,7 +65,7 @@ def read_inputs(path: Path) -> list[tuple[str, torch.Tensor]]:
 
 def resolve_checkpoint(model: str) -> Path:
     path = Path(model)
-    return path if path.suffix == ".pt" or path.is_file() else checkpoint_dir(model) / "best.pt"
+    return path if path.suffix == ".pt" or path.is_file() else paths.checkpoint(model)
 
 
 @torch.inference_mode()
@@ -100,4 +100,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_command(main)

@@ -6,10 +6,10 @@ the report stage's `metrics/report.md`; the benchmark writes the performance blo
 
 from pathlib import Path
 
-from mnist_pipeline.cli import run_stage
-from mnist_pipeline.errors import PipelineError
-from mnist_pipeline.io import atomic_write_bytes
-from mnist_pipeline.paths import REPORT_MD
+from mnist_pipeline.core.command import run_command
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.files import atomic_write_bytes
+from mnist_pipeline.core.paths import REPORT_MD
 
 README = Path("README.md")
 
@@ -38,4 +38,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_command(main)

@@ -10,7 +10,7 @@ from torch import nn
 
 
 class Model_2(nn.Module):
-    def __init__(self, dropout: float = 0.2):
+    def __init__(self, dropout: float):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 6, kernel_size=3, padding=1)
         self.conv2 = nn.Conv2d(6, 12, kernel_size=3, padding=1)

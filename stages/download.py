@@ -4,11 +4,11 @@ import argparse
 import logging
 import os
 
-from mnist_pipeline.cli import run_stage
-from mnist_pipeline.io import atomic_write_bytes
-from mnist_pipeline.params import download_params, load_params
-from mnist_pipeline.paths import RAW_DIR
-from mnist_pipeline.sources import fetch_verified
+from mnist_pipeline.core.command import run_command
+from mnist_pipeline.core.files import atomic_write_bytes
+from mnist_pipeline.core.params import download_params, load_params
+from mnist_pipeline.core.paths import RAW_DIR
+from mnist_pipeline.data.sources import fetch_verified
 
 MIRROR_ENV = "MNIST_MIRROR"
 
@@ -16,9 +16,7 @@ MIRROR_ENV = "MNIST_MIRROR"
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--mirror",
-        action="append",
-        default=[],
+        "--mirror", action="append", default=[],
         help=f"extra source tried first (URL or folder of the .gz files); also ${MIRROR_ENV}",
     )
     args = parser.parse_args(argv)
@@ -31,4 +29,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_command(main)

@@ -1,54 +1,57 @@
-"""Stage evaluate@<model>: score the best checkpoint on the test set."""
+"""Stage evaluate@<model>: score the best checkpoint on the test set; write the model's report row."""
 
 import argparse
+from functools import partial
 
 import pandas as pd
 
-from mnist_pipeline.checkpoint import load_checkpoint, model_from_checkpoint
-from mnist_pipeline.cli import run_stage
-from mnist_pipeline.device import select_device
-from mnist_pipeline.evaluation import confusion_matrix, per_class_metrics, score
-from mnist_pipeline.gallery import misclassified_png
-from mnist_pipeline.io import atomic_write_bytes, write_csv, write_json
-from mnist_pipeline.params import evaluate_params, load_params
-from mnist_pipeline.paths import checkpoint_dir, metrics_dir, prepared_split
-from mnist_pipeline.prepare import load_split, normalize
+from mnist_pipeline.core import paths
+from mnist_pipeline.core.command import run_command
+from mnist_pipeline.core.files import atomic_write_bytes, write_csv, write_json
+from mnist_pipeline.core.params import evaluate_params, load_params
+from mnist_pipeline.data.splits import load_split, normalize
+from mnist_pipeline.evaluation.gallery import misclassified_png
+from mnist_pipeline.evaluation.report import read_row, summary_row
+from mnist_pipeline.evaluation.scoring import confusion_matrix, per_class_metrics, score
+from mnist_pipeline.training.architectures import model_class
+from mnist_pipeline.training.checkpoint import load_checkpoint, model_from_checkpoint
+from mnist_pipeline.training.device import select_device
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model", help="a model name from params.yaml's `models` section")
     name = parser.parse_args(argv).model
+    model_class(name)  # an unknown name is refused before it becomes part of a path
 
     params = evaluate_params(load_params())
     device = select_device(params.device)
-    path = checkpoint_dir(name) / "best.pt"
+    path = paths.checkpoint(name)
     checkpoint = load_checkpoint(path)
     model = model_from_checkpoint(checkpoint, path, device)
-    test = load_split(prepared_split("test"))
+    test = load_split(paths.prepared_split("test"))
     x = normalize(test.images.to(device), **checkpoint["normalization"])
-    loss, accuracy, predicted = score(model, x, test.labels.to(device), params.batch_size)
+    loss, accuracy, predicted = score(model, x, test.labels.to(device))
 
     confusion = confusion_matrix(test.labels, predicted)
     per_class = per_class_metrics(confusion)
-    out = metrics_dir(name)
-    write_json(
-        {
-            "test_accuracy": round(accuracy, 6),
-            "test_loss": round(loss, 6),
-            "macro_f1": round(float(per_class["f1"].mean()), 6),
-        },
-        out / "eval.json",
-    )
-    write_csv(per_class, out / "per_class.csv")
-    write_csv(confusion.reset_index(), out / "confusion_matrix.csv")
+    metrics = {
+        "test_accuracy": round(accuracy, 6),
+        "test_loss": round(loss, 6),
+        "macro_f1": round(float(per_class["f1"].mean()), 6),
+    }
+    out = partial(paths.model_metrics, name)
+    write_json(metrics, out("eval.json"))
+    write_csv(per_class, out("per_class.csv"))
+    write_csv(confusion.reset_index(), out("confusion_matrix.csv"))
     write_csv(
         pd.DataFrame({"actual": test.labels.numpy(), "predicted": predicted.cpu().numpy()}),
-        out / "predictions.csv",
+        out("predictions.csv"),
     )
-    atomic_write_bytes(out / "misclassified.png", misclassified_png(test.images, test.labels, predicted))
+    atomic_write_bytes(out("misclassified.png"), misclassified_png(test.images, test.labels, predicted))
+    write_json(summary_row(name, read_row(out("train.json")), metrics), paths.summary(name))
     print(f"{name}: test accuracy {accuracy:.2%}, test loss {loss:.4f} ({len(test)} images)")
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_command(main)

@@ -1,21 +1,31 @@
-"""Stage train@<model>: train one model, checkpoint best and last, write its training metrics."""
+"""Stage train@<model>: train one model; write its best and last checkpoints and training metrics."""
 
 import argparse
 from dataclasses import asdict
 
 import pandas as pd
-import torch
 
-import models
-from mnist_pipeline.checkpoint import save_checkpoint
-from mnist_pipeline.cli import run_stage
-from mnist_pipeline.device import make_deterministic, peak_memory_mib, select_device, set_threads
-from mnist_pipeline.io import write_csv, write_json
-from mnist_pipeline.params import load_params, train_params
-from mnist_pipeline.paths import checkpoint_dir, metrics_dir, prepared_split, resume_path
-from mnist_pipeline.prepare import load_split, normalize
-from mnist_pipeline.resume import ResumeState, fingerprint
-from mnist_pipeline.training import fit, history_rows
+from mnist_pipeline.core import paths
+from mnist_pipeline.core.command import run_command
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.files import write_csv, write_json
+from mnist_pipeline.core.params import Recipe, load_params, model_recipe
+from mnist_pipeline.data.splits import load_split, normalize
+from mnist_pipeline.training.architectures import (
+    build_model,
+    count_parameters,
+    hyperparameter_types,
+    summary,
+)
+from mnist_pipeline.training.checkpoint import save_checkpoint
+from mnist_pipeline.training.device import (
+    make_deterministic,
+    peak_memory_mib,
+    select_device,
+    set_threads,
+)
+from mnist_pipeline.training.loop import Run, fit
+from mnist_pipeline.training.resume import ResumeState, fingerprint, project_code
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,67 +33,69 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", help="a model name from params.yaml's `models` section")
     name = parser.parse_args(argv).model
 
-    defaults = models.architecture_args(name)
-    train_cfg, model_kwargs = train_params(load_params(), name, defaults)
-    hyperparameters = {**defaults, **model_kwargs}
-    device = select_device(train_cfg.device)
-    set_threads(train_cfg.threads)
-    make_deterministic(train_cfg.seed)
-    train, val = load_split(prepared_split("train")), load_split(prepared_split("val"))
-    model = models.build_model(name, **hyperparameters)
-    with torch.random.fork_rng(devices=[]):  # the summary's forward pass must not move the seed
-        print(models.summary(model))  # on CPU: torchinfo moves the model to the device it is given
+    recipe = model_recipe(load_params(), name, hyperparameter_types(name))
+    device = select_device(recipe.train.device)
+    set_threads(recipe.train.threads)
+    make_deterministic(recipe.train.seed)
+    train, val = load_split(paths.prepared_split("train")), load_split(paths.prepared_split("val"))
+    model = build_model(name, **recipe.hyperparameters)
+    print(summary(model))
     model.to(device)
     print(f"Training {name} on {device}: {len(train)} train / {len(val)} validation images")
 
-    out = checkpoint_dir(name)
-
-    def save(path, stats, state_dict):
-        save_checkpoint(path, state_dict, name, hyperparameters, epoch=stats.epoch, val_accuracy=stats.val_accuracy)
-
-    config = {"model": name, "hyperparameters": hyperparameters, "train": asdict(train_cfg), "device": device.type}
-    inputs = [prepared_split("train"), prepared_split("val")]
-    result = fit(
+    run_config = {"model": name, **asdict(recipe), "device": device.type}
+    inputs = [paths.prepared_split("train"), paths.prepared_split("val"), *project_code()]
+    resume = ResumeState(paths.resume_state(name), fingerprint(run_config, inputs))
+    run = fit(
         model,
-        normalize(train.images.to(device)),
-        train.labels.to(device),
-        normalize(val.images.to(device)),
-        val.labels.to(device),
-        train_cfg,
-        on_best=lambda stats, state_dict: save(out / "best.pt", stats, state_dict),
-        resume=ResumeState(resume_path(name), fingerprint(config, inputs)),
+        normalize(train.images.to(device)), train.labels.to(device),
+        normalize(val.images.to(device)), val.labels.to(device),
+        recipe.train, resume=resume,
     )
-    save(out / "last.pt", result.history[-1], model.state_dict())
+    if model_recipe(load_params(), name, hyperparameter_types(name)) != recipe:
+        raise PipelineError(
+            f"{paths.PARAMS_FILE}: the recipe of models.{name} changed while it trained; nothing was written, "
+            "run `dvc repro` again"
+        )
+    write_outputs(name, recipe, run, model, device.type)
+    resume.clear()  # only now: a run killed before this point resumes instead of starting over
+    print(
+        f"{name}: best validation accuracy {run.best.val_accuracy:.2%} at epoch {run.best.epoch}, "
+        f"{run.seconds:.1f} s for {run.epochs_run} epochs"
+    )
 
-    metrics = metrics_dir(name)
+
+def write_outputs(name: str, recipe: Recipe, run: Run, model, device: str) -> None:
+    """Checkpoints, training metrics and timing, each written atomically."""
+    for which, stats, state_dict in (("best", run.best, run.best_state), ("last", run.history[-1], model.state_dict())):
+        save_checkpoint(
+            paths.checkpoint(name, which), state_dict, name, recipe.hyperparameters,
+            epoch=stats.epoch, val_accuracy=stats.val_accuracy,
+        )
     write_json(
         {
-            "parameters": models.count_parameters(model),
-            "best_epoch": result.best_epoch,
-            "best_val_accuracy": round(result.best_val_accuracy, 6),
-            "best_val_loss": round(result.best_val_loss, 6),
-            "epochs_run": result.epochs_run,
-            "stopped_early": result.stopped_early,
-            "device": device.type,
+            "parameters": count_parameters(model),
+            "best_epoch": run.best.epoch,
+            "best_val_accuracy": round(run.best.val_accuracy, 6),
+            "best_val_loss": round(run.best.val_loss, 6),
+            "epochs_run": run.epochs_run,
+            "stopped_early": run.stopped_early,
+            "device": device,
         },
-        metrics / "train.json",
+        paths.model_metrics(name, "train.json"),
     )
-    write_csv(pd.DataFrame(history_rows(result)).round(6), metrics / "history.csv")
+    write_csv(pd.DataFrame([asdict(stats) for stats in run.history]).round(6), paths.model_metrics(name, "history.csv"))
     peak = peak_memory_mib()
     # Wall time and memory vary run to run, so they live outside the stage's hashed outputs (see dvc.yaml).
     write_json(
         {
-            "train_seconds": round(result.seconds, 2),
-            "seconds_per_epoch": round(result.seconds / result.epochs_run, 3),
+            "train_seconds": round(run.seconds, 2),
+            "seconds_per_epoch": round(run.seconds / run.epochs_run, 3),
             "peak_memory_mib": round(peak, 1) if peak is not None else None,
         },
-        metrics / "timing.json",
-    )
-    print(
-        f"{name}: best validation accuracy {result.best_val_accuracy:.2%} at epoch {result.best_epoch}, "
-        f"{result.seconds:.1f} s for {result.epochs_run} epochs"
+        paths.timing(name),
     )
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_command(main)

@@ -1,8 +1,7 @@
 import pytest
 
-from mnist_pipeline.idx import decode_idx
-from mnist_pipeline.prepare import normalize, split_train_val
-
+from mnist_pipeline.data.idx import decode_idx
+from mnist_pipeline.data.splits import normalize, split_train_val
 from tests.synthetic import make_raw, sha256_of, write_mirror
 
 

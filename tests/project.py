@@ -52,3 +52,24 @@ def run(args: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> 
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def project_params() -> dict:
+    from mnist_pipeline.core.params import load_params
+
+    return load_params(ROOT / "params.yaml")
+
+
+def train_params(**overrides):
+    """The project's shared training recipe with overrides, for tests of the loop itself."""
+    from mnist_pipeline.core.params import TrainParams
+
+    return TrainParams(**{**project_params()["train"], "device": "cpu", "threads": 0, **overrides})
+
+
+def build(name: str):
+    """A fresh model as params.yaml configures it."""
+    from mnist_pipeline.core.params import model_recipe
+    from mnist_pipeline.training.architectures import build_model, hyperparameter_types
+
+    return build_model(name, **model_recipe(project_params(), name, hyperparameter_types(name)).hyperparameters)

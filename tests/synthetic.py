@@ -10,8 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_pipeline.dataset import RAW_FILES, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS
-from mnist_pipeline.idx import encode_idx
+from mnist_pipeline.core.mnist import (
+    RAW_FILES,
+    TEST_IMAGES,
+    TEST_LABELS,
+    TRAIN_IMAGES,
+    TRAIN_LABELS,
+)
+from mnist_pipeline.data.idx import encode_idx
 
 
 def make_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -4,8 +4,8 @@ import torch
 
 from benchmarks import speed
 from benchmarks.seed_reference import SeedStyleMNIST, seed_loader
-from mnist_pipeline.params import TrainParams
-from mnist_pipeline.prepare import Split, normalize
+from mnist_pipeline.data.splits import Split, normalize
+from tests.project import train_params
 
 
 def _split(n=300):
@@ -29,14 +29,14 @@ def test_seed_style_dataset_gives_the_same_tensors_as_the_project():
 def test_flop_count_is_forward_plus_backward():
     # Forward multiply-adds of model_2 per image: conv1, conv2, fc1, fc2 (2 FLOPs each).
     forward = 2 * (784 * 6 * 9 + 196 * 12 * 6 * 9 + 588 * 24 + 24 * 10)
-    flops = speed.flops_per_image("model_2", 16)
+    flops = speed.flops_per_image("model_2", {"dropout": 0.2}, 16)
     # Backward adds weight gradients everywhere and input gradients except for the first conv.
     assert 2.5 * forward < flops <= 3 * forward
 
 
 def test_every_loop_trains_and_is_timed():
-    params = TrainParams(batch_size=64, epochs=1, lr=0.003)
-    times = speed.epoch_times("model_2", _split(), params, epochs=2)
+    params = train_params(batch_size=64, epochs=1, lr=0.003)
+    times = speed.epoch_times("model_2", {"dropout": 0.2}, _split(), params, epochs=2)
     assert set(times) == {"project", "unoptimized", "seed-style"}
     assert all(len(t) == 2 and min(t) > 0 for t in times.values())
 
@@ -59,6 +59,7 @@ def test_table_reports_ratios_and_pipeline_figures():
         },
     }
     text = speed.table(results)
+    assert "| | model_1 | model_2 |" in text
     assert "| **speed-up over the seed-style reference** | **3.50x** | **3.50x** |" in text
     assert "60.0 GFLOP/s (35%)" in text and "171 GFLOP/s" in text
     assert "**58 s**" in text and "**1.3 s**" in text and "98.74%" in text
@@ -72,3 +73,10 @@ def test_output_hashes_ignore_dependency_hashes(tmp_path):
     (tmp_path / "3.lock").write_text(lock.format(dep="s.py", d="1", o="abd"))
     hashes = [speed.output_hashes(tmp_path / f"{i}.lock") for i in (1, 2, 3)]
     assert hashes[0] == {("a", "o"): "abc"} and hashes[0] == hashes[1] != hashes[2]
+
+
+def test_benchmark_covers_every_model_in_params():
+    from mnist_pipeline.core.params import model_names
+    from tests.project import project_params
+
+    assert list(speed.recipes()) == model_names(project_params())

@@ -3,11 +3,10 @@
 import pytest
 import torch
 
-import models
-from mnist_pipeline.device import select_device, set_threads
-from mnist_pipeline.errors import PipelineError
-from mnist_pipeline.params import TrainParams
-from mnist_pipeline.training import make_optimizer, training_layout
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.training.device import select_device, set_threads
+from mnist_pipeline.training.loop import make_optimizer, training_layout
+from tests.project import build, train_params
 
 
 @pytest.mark.parametrize(
@@ -30,11 +29,11 @@ def test_an_unavailable_device_is_a_clear_error(monkeypatch, name):
 
 def test_other_devices_keep_the_default_layout_and_optimizer():
     # The meta device stands in for MPS here: no channels-last, no fused step.
-    model = models.build_model("model_2").to("meta")
+    model = build("model_2").to("meta")
     x = torch.empty(4, 1, 28, 28, device="meta")
     same_model, same_x = training_layout(model, x)
     assert same_model.conv2.weight.is_contiguous() and same_x is x
-    assert not make_optimizer(model, TrainParams(batch_size=4, epochs=1, lr=0.1)).defaults["fused"]
+    assert not make_optimizer(model, train_params(lr=0.1)).defaults["fused"]
 
 
 def test_threads_param_sets_torch_threads():

@@ -1,7 +1,10 @@
-"""dvc.yaml declares exactly the code each stage runs and the params it reads."""
+"""dvc.yaml declares exactly what each stage runs, reads and writes, and follows params.yaml's models.
+
+The stages run here, in-process on a tiny synthetic project, with params.yaml read through a
+recorder: what they touch is compared with what dvc.yaml declares.
+"""
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,29 +12,38 @@ from pathlib import Path
 import pytest
 import yaml
 
-import models
-from mnist_pipeline.params import load_params
+from mnist_pipeline.core.params import model_names
+from tests.project import ROOT, copy_project, project_params
 
-ROOT = Path(__file__).resolve().parents[1]
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 STAGES = DVC_YAML["stages"]
+MODELS = model_names(project_params())
+PER_MODEL = {name for name, stage in STAGES.items() if "matrix" in stage}
 
-# What each stage's code reads from params.yaml.
-PARAMS_READ = {
-    "download": ["download"],
-    "preprocess": ["preprocess"],
-    "train": ["train", "models.${item.model}"],
-    "evaluate": ["evaluate"],
-    "report": None,
-}
+
+def _commands() -> list[tuple[str, str, list[str]]]:
+    """(dvc stage name, stage definition key, argv) in pipeline order, one per model for matrix stages."""
+    result = []
+    for name, stage in STAGES.items():
+        module = stage["cmd"].split()[2]
+        for model in MODELS if name in PER_MODEL else [None]:
+            result.append((f"{name}@{model}" if model else name, name, [module] + ([model] if model else [])))
+    return result
+
+
+def _declared(stage: dict, key: str, model: str | None) -> set[str]:
+    entries = stage.get(key) or []
+    paths = {next(iter(e)) if isinstance(e, dict) else e for e in entries}
+    return {p.replace("${item.model}", model or "") for p in paths}
+
 
 IMPORTS = """
 import importlib, json, os, sys
 root = os.getcwd()
 importlib.import_module(sys.argv[1])
 if sys.argv[2]:
-    import models
-    models.model_class(sys.argv[2])
+    from mnist_pipeline.training.architectures import model_class
+    model_class(sys.argv[2])
 paths = [getattr(m, "__file__", None) or "" for m in list(sys.modules.values())]
 files = {os.path.relpath(p, root) for p in paths
          if os.path.isabs(p) and p.startswith(root + os.sep)  # project files, not a venv inside it
@@ -40,48 +52,109 @@ print(json.dumps(sorted(files)))
 """
 
 
-def _module_and_model(stage: dict, model: str) -> tuple[str, str]:
-    match = re.fullmatch(r"python -m (stages\.\w+)( \$\{item\.model\})?( [\w ]+)?", stage["cmd"])
-    assert match, f"unexpected cmd {stage['cmd']!r}"
-    return match.group(1), model if match.group(2) else ""
-
-
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_code_deps_are_exactly_the_imported_project_files(name):
     stage = STAGES[name]
-    model = "model_1"
-    module, item = _module_and_model(stage, model)
+    model = MODELS[0] if name in PER_MODEL else ""
+    module = stage["cmd"].split()[2]
     result = subprocess.run(
-        [sys.executable, "-c", IMPORTS, module, item], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", IMPORTS, module, model], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    imported = set(json.loads(result.stdout))
-    declared = {d.replace("${item.model}", model) for d in stage["deps"] if d.endswith(".py")}
-    assert declared == imported
+    declared = {d for d in _declared(stage, "deps", model) if d.endswith(".py")}
+    assert declared == set(json.loads(result.stdout))
 
 
-@pytest.mark.parametrize("name", sorted(STAGES))
-def test_params_deps_are_exactly_what_the_stage_reads(name):
-    assert STAGES[name].get("params") == PARAMS_READ[name]
-
-
-def test_matrix_models_match_params_and_model_files():
-    params = load_params(ROOT / "params.yaml")
-    for name in ("train", "evaluate"):
-        assert STAGES[name]["matrix"]["model"] == list(params["models"]) == models.model_names()
-    assert sorted(DVC_YAML["artifacts"]) == models.model_names()
-    report = STAGES["report"]
-    assert report["cmd"].split()[3:] == list(params["models"])
-    assert [d for d in report["deps"] if d.startswith("metrics/")] == [
-        f"metrics/{model}/{name}.json" for model in params["models"] for name in ("train", "eval", "timing")
-    ]
-    for name, artifact in DVC_YAML["artifacts"].items():
-        assert artifact["type"] == "model"
-        assert artifact["path"] == f"checkpoints/{name}/best.pt"
+def test_per_model_stages_and_sections_follow_params_yaml():
+    for name in PER_MODEL:
+        assert STAGES[name]["matrix"] == {"model": "${models}"}, name
+    assert sorted(DVC_YAML["artifacts"]) == sorted(MODELS), "dvc.yaml: artifacts: one per model in params.yaml"
+    for artifact_name, artifact in DVC_YAML["artifacts"].items():
+        assert artifact["type"] == "model" and artifact["path"] == f"checkpoints/{artifact_name}/best.pt"
+    for plot in DVC_YAML["plots"]:
+        (title, spec), = plot.items()
+        assert sorted(spec["y"]) == sorted(f"metrics/{m}/history.csv" for m in MODELS), f"dvc.yaml: plots: {title}"
 
 
 def test_train_never_sees_the_test_set():
     assert "data/prepared/test.pt" not in STAGES["train"]["deps"]
     assert "data/prepared/test.pt" in STAGES["evaluate"]["deps"]
+
+
+class Recorder(dict):
+    """A params mapping that notes the dotted path of every value read (`section.*` for a whole mapping)."""
+
+    def __init__(self, data: dict, log: set, prefix: str = ""):
+        super().__init__({k: Recorder(v, log, f"{prefix}{k}.") if isinstance(v, dict) else v for k, v in data.items()})
+        self.log, self.prefix = log, prefix
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        if not isinstance(value, Recorder):  # reaching a mapping reads nothing yet
+            self.log.add(self.prefix + str(key))
+        return value
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def __iter__(self):
+        self.log.add(self.prefix + "*")
+        return super().__iter__()
+
+    def keys(self):
+        return list(iter(self))
+
+    def items(self):
+        return [(k, self[k]) for k in self.keys()]
+
+    def values(self):
+        return [self[k] for k in self.keys()]
+
+
+def _params_read(log: set) -> list[str]:
+    """The fewest dotted keys that cover what was read, as dvc.yaml's `params:` would name them."""
+    keys = {entry.removesuffix(".*").removesuffix("*") for entry in log} - {""}
+    return sorted(k for k in keys if not any(k.startswith(other + ".") for other in keys))
+
+
+def _within(path: str, declared: str) -> bool:
+    return path == declared or path.startswith(declared + "/")
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    skip = {".resume"}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not skip & set(p.relative_to(root).parts)
+    }
+
+
+def test_each_stage_reads_and_writes_exactly_what_dvc_yaml_declares(tmp_path, raw_files, monkeypatch):
+    import importlib
+
+    root = copy_project(tmp_path / "project", raw_files, tmp_path / "mirror")
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("MNIST_MIRROR", raising=False)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    top_level_metrics = set(DVC_YAML.get("metrics", []))
+    for stage_name, key, argv in _commands():
+        model = argv[1] if len(argv) > 1 else None
+        stage = STAGES[key]
+        module = importlib.import_module(argv[0])
+        log: set = set()
+        monkeypatch.setattr(module, "load_params", lambda log=log: Recorder(params, log))
+        before = _files(root)
+        module.main(argv[1:])
+        after = _files(root)
+        written = {path for path, data in after.items() if before.get(path) != data}
+        declared = set()
+        for section in ("outs", "metrics", "plots"):
+            declared |= _declared(stage, section, model)
+        unhashed = {path for path in written if any(_within(path, m) for m in top_level_metrics)}
+        assert {p for p in written - unhashed if not any(_within(p, d) for d in declared)} == set(), stage_name
+        assert {d for d in declared if not any(_within(p, d) for p in written)} == set(), stage_name
+        expected_params = sorted(p.replace("${item.model}", model or "") for p in stage.get("params", []))
+        assert _params_read(log) == expected_params, stage_name
 
 
 def test_readme_results_are_the_pipelines_report():
@@ -91,7 +164,7 @@ def test_readme_results_are_the_pipelines_report():
 
 
 def test_readme_blocks_are_replaced_between_their_markers(tmp_path):
-    from mnist_pipeline.errors import PipelineError
+    from mnist_pipeline.core.errors import PipelineError
     from mnist_pipeline.readme import replace_block
 
     readme = tmp_path / "README.md"

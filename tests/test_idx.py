@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from mnist_pipeline.dataset import TRAIN_IMAGES, TRAIN_LABELS
-from mnist_pipeline.errors import PipelineError
-from mnist_pipeline.idx import decode_idx, encode_idx
-from mnist_pipeline.prepare import read_pair, split_train_val
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.mnist import TRAIN_IMAGES, TRAIN_LABELS
+from mnist_pipeline.data.idx import decode_idx, encode_idx
+from mnist_pipeline.data.splits import read_pair, split_train_val
 from tests.synthetic import write_raw
 
 

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from mnist_pipeline import io
+from mnist_pipeline.core import files as io
 
 
 def test_atomic_write_replaces_whole_files(tmp_path):

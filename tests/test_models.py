@@ -1,38 +1,61 @@
 import pytest
 import torch
 
-import models
-from mnist_pipeline.errors import PipelineError
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.params import model_names
+from mnist_pipeline.training.architectures import (
+    build_model, count_parameters, hyperparameter_types, model_files, summary,
+)
+from tests.project import build, project_params
+
+MODELS = model_names(project_params())
 
 
 @pytest.mark.parametrize("name, expected", [("model_1", 26_698), ("model_2", 15_106)])
-def test_parameter_counts_match_the_seed(name, expected):
-    assert models.count_parameters(models.build_model(name)) == expected
+def test_seed_models_have_the_seed_parameter_counts(name, expected):
+    assert count_parameters(build(name)) == expected
 
 
-@pytest.mark.parametrize("name", ["model_1", "model_2"])
-def test_forward_gives_ten_logits(name):
-    assert models.build_model(name)(torch.zeros(5, 1, 28, 28)).shape == (5, 10)
+@pytest.mark.parametrize("name", MODELS)
+def test_forward_gives_ten_logits_in_both_layouts(name):
+    model = build(name).eval()
+    x = torch.randn(5, 1, 28, 28)
+    logits = model(x)
+    assert logits.shape == (5, 10)
+    fast = model.to(memory_format=torch.channels_last)
+    assert torch.allclose(fast(x.contiguous(memory_format=torch.channels_last)), logits, atol=1e-5)
 
 
 def test_summary_reports_parameter_count():
-    text = models.summary(models.build_model("model_2"))
-    assert "Total params: 15,106" in text and "Conv2d" in text
+    model = build("model_2")
+    text = summary(model)
+    assert f"Total params: {count_parameters(model):,}" in text and "Conv2d" in text
 
 
-def test_registry_lists_model_files_and_their_hyperparameters():
-    assert models.model_names() == ["model_1", "model_2"]
-    assert models.architecture_args("model_1") == {}
-    assert models.architecture_args("model_2") == {"dropout": 0.2}
-    assert models.build_model("model_2", dropout=0.5).dropout.p == 0.5
+def test_summary_leaves_the_random_state_alone():
+    torch.manual_seed(0)
+    summary(build("model_2"))
+    after = torch.rand(1)
+    torch.manual_seed(0)
+    build("model_2")
+    assert torch.equal(torch.rand(1), after)
 
 
-@pytest.mark.parametrize("name", ["model_3", "../stages/train", "__init__"])
+def test_hyperparameters_come_from_the_constructor():
+    assert hyperparameter_types("model_1") == {}
+    assert hyperparameter_types("model_2") == {"dropout": float}
+    assert build_model("model_2", dropout=0.5).dropout.p == 0.5
+    assert set(MODELS) <= set(model_files())
+
+
+@pytest.mark.parametrize("name", ["model_9", "../stages/train", "__init__"])
 def test_unknown_names_are_refused(name):
     with pytest.raises(PipelineError, match="unknown model"):
-        models.build_model(name)
+        build_model(name)
 
 
 def test_bad_hyperparameter_value():
     with pytest.raises(PipelineError, match="model 'model_2': bad hyperparameters"):
-        models.build_model("model_2", dropout=1.5)
+        build_model("model_2", dropout=1.5)
+    with pytest.raises(PipelineError, match="model 'model_2': bad hyperparameters"):
+        build_model("model_2")

@@ -1,57 +1,58 @@
 import copy
-from pathlib import Path
+import dataclasses
 
 import pytest
 import yaml
 
-import models
-from mnist_pipeline.errors import PipelineError
-from mnist_pipeline.params import (
-    download_params, evaluate_params, load_params, preprocess_params, train_params,
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.params import (
+    TrainParams, download_params, evaluate_params, load_params, model_names, model_recipe, preprocess_params,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
+from mnist_pipeline.training.architectures import hyperparameter_types, model_files
+from tests.project import project_params
 
 
 @pytest.fixture(scope="module")
 def params():
-    return load_params(ROOT / "params.yaml")
+    return project_params()
 
 
-def _train(params, model="model_2"):
-    return train_params(params, model, models.architecture_args(model))
+def _recipe(params, model="model_2"):
+    return model_recipe(params, model, hyperparameter_types(model))
 
 
-def test_project_params_are_valid_and_seed_recipe(params):
-    assert len(download_params(params).sources) >= 1
-    assert preprocess_params(params).val_size > 0
-    assert evaluate_params(params).batch_size > 0
-    for model in params["models"]:
-        train, _ = _train(params, model)
+def test_project_params_are_valid(params):
+    download_params(params)
+    preprocess_params(params)
+    evaluate_params(params)
+    for model in model_names(params):
+        recipe = _recipe(params, model)
+        assert set(recipe.hyperparameters) == set(hyperparameter_types(model))
+
+
+def test_every_model_in_params_has_a_file(params):
+    assert set(model_names(params)) <= set(model_files())
+
+
+def test_seed_models_keep_the_seed_recipe(params):
+    """model_1 and model_2 reproduce the seed: batch 128, 12 epochs, Adam, plateau 0.1/3."""
+    for model in ("model_1", "model_2"):
+        train = _recipe(params, model).train
         assert (train.batch_size, train.epochs, train.lr_factor, train.lr_patience) == (128, 12, 0.1, 3)
-    assert _train(params, "model_2")[1] == {"dropout": 0.2}
 
 
-def test_every_model_block_lists_every_train_key(params):
-    """`dvc exp run -S models.<name>.<key>=...` only sets keys that already exist."""
-    from dataclasses import fields
-
-    from mnist_pipeline.params import TrainParams
-
-    for name, block in params["models"].items():
-        assert set(f.name for f in fields(TrainParams)) <= set(block), name
-        assert set(block) - set(f.name for f in fields(TrainParams)) == set(models.architecture_args(name))
-
-
-def test_model_block_overrides_shared_train_keys(params):
+def test_a_model_block_overrides_only_its_own_recipe(params):
     p = copy.deepcopy(params)
-    p["models"]["model_2"]["lr"] = 0.003
-    p["models"]["model_2"]["epochs"] = 3
-    train, kwargs = _train(p)
-    assert (train.lr, train.epochs, train.batch_size) == (0.003, 3, 128)
-    assert _train(p, "model_1")[0].lr == params["train"]["lr"]
+    p["models"]["model_2"]["epochs"] = p["train"]["epochs"] + 1
+    assert _recipe(p).train.epochs == p["train"]["epochs"] + 1
+    assert _recipe(p, "model_1").train.epochs == p["train"]["epochs"]
     p["train"]["batch_size"] = 64  # a shared change reaches every model that does not override it
-    assert _train(p, "model_1")[0].batch_size == _train(p, "model_2")[0].batch_size == 64
+    assert _recipe(p, "model_1").train.batch_size == _recipe(p, "model_2").train.batch_size == 64
+
+
+def test_every_train_key_is_in_params_yaml(params):
+    """params.yaml shows the whole recipe: every TrainParams field has its line under `train`."""
+    assert list(params["train"]) == [f.name for f in dataclasses.fields(TrainParams)]
 
 
 @pytest.mark.parametrize(
@@ -67,8 +68,10 @@ def test_model_block_overrides_shared_train_keys(params):
         (lambda p: p["train"].pop("lr"), r"train\.lr: required key is missing"),
         (lambda p: p["models"]["model_2"].update(threads=-1), r"models\.model_2\.threads: invalid value -1 \(allowed: >= 0"),
         (lambda p: p["models"]["model_2"].update(lr=0), r"models\.model_2\.lr: invalid value 0\.0 \(allowed: > 0\)"),
-        (lambda p: p["models"]["model_2"].update(dropuot=0.1), r"models\.model_2\.dropuot: unknown key \(allowed: .*dropout"),
+        (lambda p: p["models"]["model_2"].update(dropuot=0.1), r"models\.model_2\.dropuot: unknown key \(allowed: dropout, batch_size"),
         (lambda p: p["models"]["model_2"].update(dropout="x"), r"models\.model_2\.dropout: expected a number"),
+        (lambda p: p["models"]["model_2"].pop("dropout"), r"models\.model_2\.dropout: required key is missing"),
+        (lambda p: p["models"].update(model_2=[1]), r"models\.model_2: expected a mapping"),
         (lambda p: p.pop("train"), r"train: missing section"),
     ],
 )
@@ -76,14 +79,14 @@ def test_bad_train_params_name_the_key(params, edit, message):
     p = copy.deepcopy(params)
     edit(p)
     with pytest.raises(PipelineError, match=message):
-        _train(p)
+        _recipe(p)
 
 
 def test_unknown_model(params):
-    with pytest.raises(PipelineError, match=r"models\.model_9: unknown model \(defined: model_1, model_2\)"):
-        train_params(params, "model_9", {})
-    with pytest.raises(PipelineError, match=r"unknown model 'model_9' \(available: model_1, model_2\)"):
-        models.architecture_args("model_9")
+    with pytest.raises(PipelineError, match=r"models\.model_9: unknown model \(defined: model_1, model_2"):
+        model_recipe(params, "model_9", {})
+    with pytest.raises(PipelineError, match=r"unknown model 'model_9' \(available: model_1, model_2"):
+        hyperparameter_types("model_9")
 
 
 @pytest.mark.parametrize(
@@ -93,6 +96,7 @@ def test_unknown_model(params):
         (lambda p: p["download"]["sha256"].pop("t10k-labels-idx1-ubyte"), r"sha256\.t10k-labels-idx1-ubyte: required"),
         (lambda p: p["download"].update(sources=[]), r"download\.sources: invalid value \[\]"),
         (lambda p: p["download"].update(timeout_s=0), r"download\.timeout_s: invalid value 0"),
+        (lambda p: p["download"].pop("timeout_s"), r"download\.timeout_s: required key is missing"),
     ],
 )
 def test_bad_download_params(params, edit, message):
@@ -106,8 +110,8 @@ def test_yaml_1_2_floats_and_file_errors(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("train: {lr: 1e-3}\n")
     assert load_params(path)["train"]["lr"] == 0.001
-    path.write_text("train: [unclosed\n")
-    with pytest.raises(PipelineError, match="params.yaml: not valid YAML"):
+    path.write_text("train:\n  lr: 0.1\n  epochs: [unclosed\n")
+    with pytest.raises(PipelineError, match=r"params.yaml: not valid YAML \(line 4, column 1: "):
         load_params(path)
     with pytest.raises(PipelineError, match="missing.yaml: cannot read params file"):
         load_params(tmp_path / "missing.yaml")
@@ -119,4 +123,4 @@ def test_dvc_set_values_round_trip(tmp_path, params):
     edited = copy.deepcopy(params)
     edited["models"]["model_2"]["lr"] = 0.0003
     path.write_text(yaml.safe_dump(edited))
-    assert _train(load_params(path))[0].lr == 0.0003
+    assert _recipe(load_params(path)).train.lr == 0.0003

@@ -6,21 +6,20 @@ import pytest
 import torch
 from PIL import Image
 
-import models
-from mnist_pipeline.checkpoint import save_checkpoint
-from mnist_pipeline.device import make_deterministic
-from mnist_pipeline.errors import PipelineError
-from mnist_pipeline.idx import decode_idx, encode_idx
-from mnist_pipeline.params import TrainParams
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.data.idx import decode_idx, encode_idx
 from mnist_pipeline.predict import main, read_inputs, to_mnist
-from mnist_pipeline.training import fit
+from mnist_pipeline.training.checkpoint import save_checkpoint
+from mnist_pipeline.training.device import make_deterministic
+from mnist_pipeline.training.loop import fit
+from tests.project import build, train_params
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, data):
     make_deterministic(0)
-    model = models.build_model("model_1")
-    fit(model, *data, TrainParams(batch_size=32, epochs=3, lr=0.003), log=lambda s: None)
+    model = build("model_1")
+    fit(model, *data, train_params(batch_size=32, epochs=3, lr=0.003), log=lambda s: None)
     path = tmp_path_factory.mktemp("predict") / "model.pt"
     save_checkpoint(path, model.state_dict(), "model_1", {}, epoch=3, val_accuracy=0.0)
     return path

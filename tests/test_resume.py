@@ -9,17 +9,14 @@ import pytest
 import torch
 import yaml
 
-import models
-from mnist_pipeline.device import make_deterministic
-from mnist_pipeline.io import torch_bytes
-from mnist_pipeline.params import TrainParams
-from mnist_pipeline.resume import ResumeState
-from mnist_pipeline.training import fit
-from tests.project import copy_project, environment, run
+from mnist_pipeline.core.files import torch_bytes
+from mnist_pipeline.training.device import make_deterministic
+from mnist_pipeline.training.loop import fit
+from mnist_pipeline.training.resume import ResumeState
+from tests.project import ROOT, build, copy_project, environment, run, train_params
 from tests.synthetic import make_raw
 
-
-PARAMS = TrainParams(batch_size=32, epochs=4, lr=0.003, seed=3)
+PARAMS = train_params(batch_size=32, epochs=4, lr=0.003, seed=3)
 
 
 class Crash(Exception):
@@ -28,39 +25,40 @@ class Crash(Exception):
 
 def _fit(data, resume=None, crash_at=None):
     make_deterministic(PARAMS.seed)
-    model = models.build_model("model_2")
-    best = []
+    model = build("model_2")
 
     def log(text):
         if crash_at and text.startswith(f"Epoch: {crash_at}/"):
             raise Crash
 
-    result = fit(model, *data, PARAMS, on_best=lambda s, state: best.append((s.epoch, torch_bytes(state))), log=log, resume=resume)
-    return model, result, best
+    return model, fit(model, *data, PARAMS, log=log, resume=resume)
 
 
 def test_resumed_fit_equals_an_uninterrupted_one(tmp_path, data):
-    model, result, best = _fit(data)
+    model, run = _fit(data)
     state = ResumeState(tmp_path / "state.pt", "run-a")
     with pytest.raises(Crash):
         _fit(data, resume=state, crash_at=3)  # epochs 1 and 2 completed and saved
-    assert torch.load(state.path, weights_only=True)["epoch"] == 2
+    assert len(torch.load(state.path, weights_only=True)["run"]["history"]) == 2
 
     # A fresh process would start from new RNG state: disturb it to prove it is restored.
     torch.manual_seed(12345)
-    resumed, again, resumed_best = _fit(data, resume=state)
+    resumed, again = _fit(data, resume=state)
     assert torch_bytes(resumed.state_dict()) == torch_bytes(model.state_dict())
-    assert again.history == result.history and again.best_epoch == result.best_epoch
-    assert resumed_best[-1] == best[-1]  # the best checkpoint is rewritten identically
-    assert not state.path.exists()
+    assert again.history == run.history and again.best == run.best
+    assert torch_bytes(again.best_state) == torch_bytes(run.best_state)
+
+    # Killed after the last epoch but before the outputs were written: nothing is trained again.
+    finished, replayed = _fit(data, resume=state, crash_at=1)
+    assert replayed.history == run.history and torch_bytes(finished.state_dict()) == torch_bytes(model.state_dict())
 
 
 def test_state_of_another_run_is_ignored(tmp_path, data):
     with pytest.raises(Crash):
         _fit(data, resume=ResumeState(tmp_path / "state.pt", "run-a"), crash_at=2)
     other = ResumeState(tmp_path / "state.pt", "run-b")
-    _, result, best = _fit(data, resume=other)
-    assert [s.epoch for s in result.history] == [1, 2, 3, 4] and best[0][0] == 1
+    _, run = _fit(data, resume=other)
+    assert [s.epoch for s in run.history] == [1, 2, 3, 4]
     (tmp_path / "junk.pt").write_bytes(b"junk")
     assert ResumeState(tmp_path / "junk.pt", "run-a").load() is None
 
@@ -96,10 +94,25 @@ def test_sigkilled_training_resumes_to_identical_outputs(tmp_path):
     assert process.poll() is None, "training finished before it could be killed"
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert not (root / "checkpoints/model_1/last.pt").exists()
+    for path in OUTPUTS:  # outputs are written only by a run that completes
+        assert not (root / path).exists(), path
 
     resumed = run([sys.executable, "-m", "stages.train", "model_1"], root, env)
     assert "resuming after epoch" in resumed.stderr
     for path in OUTPUTS:
         assert (root / path).read_bytes() == (reference / path).read_bytes(), path
     assert not state.exists()
+
+
+def test_the_fingerprint_covers_the_code_that_runs(tmp_path):
+    import models.model_2  # noqa: F401  (loaded, as the train stage loads its model)
+    from mnist_pipeline.training.resume import fingerprint, project_code
+
+    code = project_code(ROOT)
+    assert ROOT / "models" / "model_2.py" in code and ROOT / "mnist_pipeline" / "training" / "loop.py" in code
+    assert all("site-packages" not in path.parts for path in code)
+    copy = tmp_path / "model_2.py"
+    copy.write_bytes((ROOT / "models" / "model_2.py").read_bytes())
+    before = fingerprint({"a": 1}, [copy])
+    copy.write_text(copy.read_text().replace("F.relu", "F.leaky_relu"))
+    assert fingerprint({"a": 1}, [copy]) != before

@@ -6,9 +6,9 @@ from functools import partial
 
 import pytest
 
-from mnist_pipeline.dataset import RAW_FILES, TRAIN_IMAGES, TRAIN_LABELS
-from mnist_pipeline.errors import PipelineError
-from mnist_pipeline.sources import fetch_verified
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.mnist import RAW_FILES, TRAIN_IMAGES, TRAIN_LABELS
+from mnist_pipeline.data.sources import fetch_verified
 
 
 def test_folder_and_file_url_mirrors(mirror, raw_files, raw_digests):

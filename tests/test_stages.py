@@ -28,6 +28,7 @@ def test_stages_in_order_write_their_outputs(project):
     assert "SHA-256 verified" in outputs[0].stderr
     assert "Epoch: 2/2" in outputs[2].stdout and "Total params: 26,698" in outputs[2].stdout
     assert {p.name for p in (root / "checkpoints/model_1").iterdir()} == {"best.pt", "last.pt"}
+    assert not (root / ".resume/model_1.pt").exists()  # removed once the outputs are written
     metrics = json.loads((root / "metrics/model_1/eval.json").read_text())
     assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_loss"] > 0
     train = json.loads((root / "metrics/model_1/train.json").read_text())
@@ -47,7 +48,7 @@ def _error_line(result, log_lines_before=False):
 
 def test_unknown_model_is_one_line(project):
     line = _error_line(_stage(project, "train model_9", check=False))
-    assert "unknown model 'model_9' (available: model_1, model_2)" in line
+    assert "unknown model 'model_9' (available: model_1, model_2" in line
 
 
 def test_bad_param_is_one_line_and_names_the_key(project):
@@ -88,3 +89,23 @@ def test_corrupt_raw_data_fails_preprocess_without_partial_outputs(tmp_path, raw
     line = _error_line(run([sys.executable, "-m", "stages.preprocess"], root, env, check=False))
     assert "t10k-labels-idx1-ubyte: truncated" in line
     assert not (root / "data/prepared").exists()
+
+
+def test_evaluate_refuses_a_model_name_that_is_a_path(project):
+    root, _ = project
+    line = _error_line(_stage(project, "evaluate ../../x", check=False))
+    assert "unknown model '../../x'" in line
+    assert not (root.parent.parent / "x").exists() and not (root / "metrics/summary/../../x.json").exists()
+
+
+def test_a_diverging_run_is_one_line_and_writes_nothing(tmp_path, raw_files):
+    root = copy_project(tmp_path / "project", raw_files, tmp_path / "mirror")
+    env = environment(tmp_path)
+    for stage in ("download", "preprocess"):
+        run([sys.executable, "-m", f"stages.{stage}"], root, env)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["models"]["model_1"] = {"lr": 1e9}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run([sys.executable, "-m", "stages.train", "model_1"], root, env, check=False)
+    assert "training diverged in epoch 1" in _error_line(result, log_lines_before=True)
+    assert not (root / "checkpoints/model_1").exists() and not (root / "metrics/model_1").exists()

@@ -1,24 +1,33 @@
 import pytest
 import torch
 
-import models
-from mnist_pipeline.checkpoint import load_checkpoint, load_model, save_checkpoint
-from mnist_pipeline.device import make_deterministic
-from mnist_pipeline.errors import PipelineError
-from mnist_pipeline.io import torch_bytes
-from mnist_pipeline.params import TrainParams
-from mnist_pipeline.training import fit, format_epoch, make_optimizer, train_epoch, training_layout
-from mnist_pipeline.evaluation import score
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.files import torch_bytes
+from mnist_pipeline.evaluation.scoring import score
+from mnist_pipeline.training.checkpoint import (
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
+from mnist_pipeline.training.device import make_deterministic
+from mnist_pipeline.training.loop import (
+    fit,
+    format_epoch,
+    make_optimizer,
+    train_epoch,
+    training_layout,
+)
+from tests.project import build, train_params
 
 
 def _params(**overrides):
-    return TrainParams(**{"batch_size": 32, "epochs": 2, "lr": 0.003, "seed": 5, **overrides})
+    return train_params(**{"batch_size": 32, "epochs": 2, "lr": 0.003, "seed": 5, **overrides})
 
 
 def test_training_lowers_the_loss(data):
     x, y, *_ = data
     make_deterministic(0)
-    model = models.build_model("model_2")
+    model = build("model_2")
     optimizer = torch.optim.Adam(model.parameters(), lr=0.003)
     loss_fn = torch.nn.CrossEntropyLoss()
     with torch.no_grad():
@@ -33,40 +42,40 @@ def test_training_lowers_the_loss(data):
 
 def _train(data, params, name="model_1"):
     make_deterministic(params.seed)
-    model = models.build_model(name)
-    best = []
-    result = fit(model, *data, params, on_best=lambda s, state: best.append(s.epoch), log=lambda s: None)
-    return model, result, best
+    model = build(name)
+    return model, fit(model, *data, params, log=lambda s: None)
 
 
 def test_fit_is_deterministic(data):
-    first, result, _ = _train(data, _params())
-    second, again, _ = _train(data, _params())
-    third, _, _ = _train(data, _params(seed=6))
+    first, result = _train(data, _params())
+    second, again = _train(data, _params())
+    third, _ = _train(data, _params(seed=6))
     assert torch_bytes(first.state_dict()) == torch_bytes(second.state_dict())
     assert result.history == again.history
     assert torch_bytes(first.state_dict()) != torch_bytes(third.state_dict())
 
 
-def test_fit_history_and_best_epoch(data):
-    _, result, best = _train(data, _params(epochs=3))
-    assert [s.epoch for s in result.history] == [1, 2, 3]
-    assert result.best_val_accuracy == max(s.val_accuracy for s in result.history)
-    assert best[-1] == result.best_epoch and best == sorted(best)
-    assert result.history[-1].val_accuracy > 0.5  # synthetic data is easy
+def test_fit_history_and_best_weights(data):
+    model, run = _train(data, _params(epochs=3))
+    assert [s.epoch for s in run.history] == [1, 2, 3]
+    assert run.best.val_accuracy == max(s.val_accuracy for s in run.history)
+    assert run.history[-1].val_accuracy > 0.5  # synthetic data is easy
+    best = build("model_1")
+    best.load_state_dict(run.best_state)
+    assert score(best, data[2], data[3])[1] == run.best.val_accuracy
 
 
 def test_early_stopping_and_lr_reduction(data):
     # lr so small that nothing improves after epoch 1: epoch 2 is a plateau, so epoch 3 runs at
     # a tenth of the rate (patience 0), and with early-stopping patience 2 training stops there.
-    _, result, _ = _train(data, _params(lr=1e-7, epochs=10, lr_patience=0, early_stopping_patience=2))
-    assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 1
-    assert [s.lr for s in result.history] == pytest.approx([1e-7, 1e-7, 1e-8], rel=1e-6)
+    _, run = _train(data, _params(lr=1e-7, epochs=10, lr_patience=0, early_stopping_patience=2))
+    assert run.stopped_early and run.epochs_run == 3 and run.best.epoch == 1
+    assert [s.lr for s in run.history] == pytest.approx([1e-7, 1e-7, 1e-8], rel=1e-6)
 
 
 def test_epoch_summary_uses_the_seed_format(data):
-    _, result, _ = _train(data, _params(epochs=1))
-    lines = format_epoch(result.history[0], 12).splitlines()
+    _, run = _train(data, _params(epochs=1))
+    lines = format_epoch(run.history[0], 12).splitlines()
     assert lines[0] == "Epoch: 1/12"
     assert lines[1].startswith("Training Loss: ") and lines[2].startswith("Training Accuracy: ")
     assert lines[3].startswith("Validation Accuracy: ") and lines[3].endswith("%")
@@ -74,7 +83,7 @@ def test_epoch_summary_uses_the_seed_format(data):
 
 
 def test_checkpoint_round_trip(tmp_path, data):
-    model, _, _ = _train(data, _params(epochs=1), "model_2")
+    model, _ = _train(data, _params(epochs=1), "model_2")
     path = tmp_path / "best.pt"
     save_checkpoint(path, model.state_dict(), "model_2", {"dropout": 0.2}, epoch=1, val_accuracy=0.5)
     loaded = load_model(path)
@@ -93,7 +102,7 @@ def test_checkpoint_errors(tmp_path, data):
     with pytest.raises(PipelineError, match="missing.pt: checkpoint not found"):
         load_model(tmp_path / "missing.pt")
 
-    model, _, _ = _train(data, _params(epochs=1), "model_1")
+    model, _ = _train(data, _params(epochs=1), "model_1")
     wrong = tmp_path / "wrong.pt"
     save_checkpoint(wrong, model.state_dict(), "model_1", {}, epoch=1, val_accuracy=0.5)
     checkpoint = torch.load(wrong, weights_only=True)
@@ -135,7 +144,7 @@ def test_score_on_perfect_and_wrong_predictions():
 
 def test_training_layout_leaves_values_and_checkpoint_bytes_alone(tmp_path, data):
     x = data[0][:64]
-    model = models.build_model("model_1")
+    model = build("model_1")
     before = {k: v.clone() for k, v in model.state_dict().items()}
     fast_model, fast_x = training_layout(model, x)
     assert fast_x.is_contiguous(memory_format=torch.channels_last) and torch.equal(fast_x, x)
@@ -147,7 +156,7 @@ def test_training_layout_leaves_values_and_checkpoint_bytes_alone(tmp_path, data
 
 
 def test_fit_hands_the_model_back_in_the_usual_layout(data):
-    model, _, _ = _train(data, _params(epochs=1), "model_2")
+    model, _ = _train(data, _params(epochs=1), "model_2")
     assert all(p.is_contiguous() for p in model.parameters())
 
 
@@ -156,17 +165,22 @@ def test_fused_adam_on_cpu_matches_the_default_step_closely(data):
     results = []
     for fused in (False, True):
         torch.manual_seed(0)
-        model = models.build_model("model_1")
+        model = build("model_1")
         optimizer = torch.optim.Adam(model.parameters(), lr=0.003, fused=fused)
         train_epoch(model, optimizer, x, y, 32, torch.Generator().manual_seed(0))
         results.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.allclose(results[0], results[1], atol=1e-5)
-    assert make_optimizer(models.build_model("model_1"), _params()).defaults["fused"]
+    assert make_optimizer(build("model_1"), _params()).defaults["fused"]
 
 
 def test_peak_memory_is_reported_in_mib():
-    from mnist_pipeline.device import peak_memory_mib
+    from mnist_pipeline.training.device import peak_memory_mib
 
     held = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
     assert 64 < peak_memory_mib() < 64 * 1024
     del held
+
+
+def test_a_diverging_run_stops_with_one_line_naming_the_learning_rate(data):
+    with pytest.raises(PipelineError, match=r"training diverged in epoch 1 .*learning rate 1e\+09 is likely too high"):
+        _train(data, _params(lr=1e9, epochs=2))

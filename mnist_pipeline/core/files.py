@@ -7,14 +7,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import torch
-
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write data to path so that readers see either the old file or the whole new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that was killed
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -40,12 +39,15 @@ def torch_bytes(obj: Any) -> bytes:
     torch.save names the zip archive after the file it writes to, so saving to a temporary
     file would change the bytes; an in-memory buffer always gets the same name.
     """
+    import torch  # here, so that stages which write no tensors never import torch
+
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     return buffer.getvalue()
 
 
 def save_torch(obj: Any, path: str | os.PathLike) -> None:
+    """Write obj with torch.save, atomically and with bytes that do not depend on the file name."""
     atomic_write_bytes(path, torch_bytes(obj))
 
 
@@ -53,5 +55,6 @@ def write_json(obj: Any, path: str | os.PathLike) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 
 
-def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+def write_csv(frame, path: str | os.PathLike) -> None:
+    """Write a pandas DataFrame as CSV, without its index."""
     atomic_write_bytes(path, frame.to_csv(index=False, lineterminator="\n").encode())

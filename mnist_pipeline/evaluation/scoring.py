@@ -5,11 +5,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mnist_pipeline.dataset import NUM_CLASSES
+from mnist_pipeline.core.mnist import NUM_CLASSES
+
+# Images per forward pass when scoring (validation, test, predict): a memory bound, not a recipe choice.
+INFERENCE_BATCH_SIZE = 1000
 
 
 @torch.inference_mode()
-def score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int):
+def score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = INFERENCE_BATCH_SIZE):
     """Mean cross-entropy, accuracy and predicted labels of model on (x, y), in large batches."""
     was_training = model.training
     model.eval()

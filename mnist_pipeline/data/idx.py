@@ -4,7 +4,7 @@ import struct
 
 import numpy as np
 
-from mnist_pipeline.errors import PipelineError
+from mnist_pipeline.core.errors import PipelineError
 
 UBYTE = 0x08
 

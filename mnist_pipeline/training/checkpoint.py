@@ -7,10 +7,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-import models
-from mnist_pipeline.dataset import MEAN, STD
-from mnist_pipeline.errors import PipelineError
-from mnist_pipeline.io import save_torch
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.files import save_torch
+from mnist_pipeline.core.mnist import MEAN, STD
+from mnist_pipeline.training.architectures import build_model
 
 FORMAT = "mnist-pipeline-checkpoint/1"
 
@@ -59,7 +59,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
 
 def model_from_checkpoint(checkpoint: dict, path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """Rebuild the model a loaded checkpoint describes; path is named in errors."""
-    model = models.build_model(checkpoint["model"], **checkpoint["hyperparameters"])
+    model = build_model(checkpoint["model"], **checkpoint["hyperparameters"])
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as exc:

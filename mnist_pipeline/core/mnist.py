@@ -1,4 +1,4 @@
-"""Facts about the MNIST dataset, kept in one place."""
+"""Facts about the MNIST dataset: file names, image shape, classes and the seed's normalization."""
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
 TRAIN_LABELS = "train-labels-idx1-ubyte"

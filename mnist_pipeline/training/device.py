@@ -5,7 +5,7 @@ import sys
 
 import torch
 
-from mnist_pipeline.errors import PipelineError
+from mnist_pipeline.core.errors import PipelineError
 
 
 def select_device(name: str) -> torch.device:

@@ -1,4 +1,4 @@
-"""The one error type a stage reports to the user as a single line."""
+"""The one error type a command reports to the user as a single line."""
 
 
 class PipelineError(Exception):

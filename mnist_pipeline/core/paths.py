@@ -1,0 +1,46 @@
+"""Every path the project reads or writes, relative to the project root.
+
+dvc.yaml declares the same paths to DVC; tests/test_dvc_yaml.py checks that the two agree.
+"""
+
+from pathlib import Path
+
+PARAMS_FILE = Path("params.yaml")
+RAW_DIR = Path("data/raw")
+PREPARED_DIR = Path("data/prepared")
+METRICS_DIR = Path("metrics")
+TIMING_DIR = METRICS_DIR / "timing"      # wall time: committed, never a hashed output (see dvc.yaml)
+SUMMARY_DIR = METRICS_DIR / "summary"    # one row per model, gathered by the report stage
+REPORT_MD = METRICS_DIR / "report.md"
+REPORT_CSV = METRICS_DIR / "report.csv"
+RESUME_DIR = Path(".resume")             # outside every DVC output: DVC deletes those on rerun
+
+
+def prepared_split(split: str) -> Path:
+    return PREPARED_DIR / f"{split}.pt"
+
+
+def checkpoint(model: str, which: str = "best") -> Path:
+    return Path("checkpoints") / model / f"{which}.pt"
+
+
+def model_metrics(model: str, file: str) -> Path:
+    """metrics/<model>/<file>: one of TRAIN_METRICS (written by train) or EVAL_METRICS (by evaluate)."""
+    assert file in TRAIN_METRICS + EVAL_METRICS, file
+    return METRICS_DIR / model / file
+
+
+TRAIN_METRICS = ("train.json", "history.csv")
+EVAL_METRICS = ("eval.json", "per_class.csv", "confusion_matrix.csv", "predictions.csv", "misclassified.png")
+
+
+def timing(model: str) -> Path:
+    return TIMING_DIR / f"{model}.json"
+
+
+def summary(model: str) -> Path:
+    return SUMMARY_DIR / f"{model}.json"
+
+
+def resume_state(model: str) -> Path:
+    return RESUME_DIR / f"{model}.pt"

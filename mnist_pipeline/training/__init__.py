@@ -1,0 +1,1 @@
+"""Training: the model registry, the loop, resume state, checkpoints and devices."""
