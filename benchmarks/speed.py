@@ -25,6 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.seed_reference import seed_loader, seed_train_epoch
 from mnist_pipeline.core import paths
+from mnist_pipeline.core.catalog import hyperparameter_types
 from mnist_pipeline.core.files import write_json
 from mnist_pipeline.core.params import (
     TrainParams,
@@ -34,7 +35,7 @@ from mnist_pipeline.core.params import (
 )
 from mnist_pipeline.data.splits import load_split, normalize
 from mnist_pipeline.readme import replace_block
-from mnist_pipeline.training.architectures import build_model, hyperparameter_types
+from mnist_pipeline.training.architectures import build_model
 from mnist_pipeline.training.loop import make_optimizer, train_epoch, training_layout
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,17 +6,13 @@ from dataclasses import asdict
 import pandas as pd
 
 from mnist_pipeline.core import paths
+from mnist_pipeline.core.catalog import hyperparameter_types
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import write_csv, write_json
 from mnist_pipeline.core.params import Recipe, load_params, model_recipe
 from mnist_pipeline.data.splits import load_split, normalize
-from mnist_pipeline.training.architectures import (
-    build_model,
-    count_parameters,
-    hyperparameter_types,
-    summary,
-)
+from mnist_pipeline.training.architectures import build_model, count_parameters, summary
 from mnist_pipeline.training.checkpoint import save_checkpoint
 from mnist_pipeline.training.device import (
     make_deterministic,

@@ -69,7 +69,8 @@ def train_params(**overrides):
 
 def build(name: str):
     """A fresh model as params.yaml configures it."""
+    from mnist_pipeline.core.catalog import hyperparameter_types
     from mnist_pipeline.core.params import model_recipe
-    from mnist_pipeline.training.architectures import build_model, hyperparameter_types
+    from mnist_pipeline.training.architectures import build_model
 
     return build_model(name, **model_recipe(project_params(), name, hyperparameter_types(name)).hyperparameters)

@@ -1,11 +1,10 @@
 import pytest
 import torch
 
+from mnist_pipeline.core.catalog import hyperparameter_types, model_files
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.params import model_names
-from mnist_pipeline.training.architectures import (
-    build_model, count_parameters, hyperparameter_types, model_files, summary,
-)
+from mnist_pipeline.training.architectures import build_model, count_parameters, summary
 from tests.project import build, project_params
 
 MODELS = model_names(project_params())
@@ -59,3 +58,19 @@ def test_bad_hyperparameter_value():
         build_model("model_2", dropout=1.5)
     with pytest.raises(PipelineError, match="model 'model_2': bad hyperparameters"):
         build_model("model_2")
+
+
+def test_hyperparameters_are_read_from_source_without_importing_it(tmp_path, monkeypatch):
+    from mnist_pipeline.core import paths
+
+    monkeypatch.setattr(paths, "MODELS_DIR", tmp_path)
+    (tmp_path / "model_x.py").write_text(
+        "import does_not_exist\nclass Net:\n    def __init__(self, width: int, p: float, *, act: str):\n        pass\nModel = Net\n"
+    )
+    assert hyperparameter_types("model_x") == {"width": int, "p": float, "act": str}
+    (tmp_path / "model_y.py").write_text("class Model:\n    def __init__(self, width):\n        pass\n")
+    with pytest.raises(PipelineError, match="model_y.py: hyperparameter 'width' needs a type annotation"):
+        hyperparameter_types("model_y")
+    (tmp_path / "model_z.py").write_text("x = 1\n")
+    with pytest.raises(PipelineError, match="model_z.py: defines no class `Model`"):
+        hyperparameter_types("model_z")

@@ -4,11 +4,17 @@ import dataclasses
 import pytest
 import yaml
 
+from mnist_pipeline.core.catalog import hyperparameter_types, model_files
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.params import (
-    TrainParams, download_params, evaluate_params, load_params, model_names, model_recipe, preprocess_params,
+    TrainParams,
+    download_params,
+    evaluate_params,
+    load_params,
+    model_names,
+    model_recipe,
+    preprocess_params,
 )
-from mnist_pipeline.training.architectures import hyperparameter_types, model_files
 from tests.project import project_params
 
 
@@ -66,7 +72,8 @@ def test_every_train_key_is_in_params_yaml(params):
         (lambda p: p["train"].update(epochs=True), r"train\.epochs: expected an integer"),
         (lambda p: p["train"].update(device="tpu"), r"train\.device: invalid value 'tpu' \(allowed: auto\|cpu\|cuda\|mps\)"),
         (lambda p: p["train"].pop("lr"), r"train\.lr: required key is missing"),
-        (lambda p: p["models"]["model_2"].update(threads=-1), r"models\.model_2\.threads: invalid value -1 \(allowed: >= 0"),
+        (lambda p: p["models"]["model_2"].update(threads=-1), r"models\.model_2\.threads: invalid value -1 \(allowed: 0\.\."),
+        (lambda p: p["models"]["model_2"].update(threads=1000), r"models\.model_2\.threads: invalid value 1000 \(allowed: 0\.\.\d+: 0 = one per core"),
         (lambda p: p["models"]["model_2"].update(lr=0), r"models\.model_2\.lr: invalid value 0\.0 \(allowed: > 0\)"),
         (lambda p: p["models"]["model_2"].update(dropuot=0.1), r"models\.model_2\.dropuot: unknown key \(allowed: dropout, batch_size"),
         (lambda p: p["models"]["model_2"].update(dropout="x"), r"models\.model_2\.dropout: expected a number"),

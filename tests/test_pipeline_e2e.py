@@ -13,7 +13,7 @@ from tests.project import copy_project, environment, project_params, run
 
 MODELS = model_names(project_params())
 MODEL_STAGES = {f"{stage}@{model}" for stage in ("train", "evaluate") for model in MODELS}
-ALL_STAGES = {"download", "preprocess", *MODEL_STAGES, "report"}
+ALL_STAGES = {"check", "download", "preprocess", *MODEL_STAGES, "report"}
 
 pytestmark = pytest.mark.skipif(shutil.which("dvc") is None, reason="dvc is not installed")
 
@@ -69,6 +69,29 @@ def test_repro_runs_everything_then_nothing_and_is_deterministic(repo):
     run(["git", "commit", "-q", "-m", "baseline"], root, env)
 
 
+def test_a_bad_value_stops_before_any_output_is_deleted(repo):
+    root, env = repo
+    kept = ["checkpoints/model_1/best.pt", "checkpoints/model_2/last.pt", "metrics/model_1/train.json",
+            "data/raw/train-images-idx3-ubyte", "data/prepared/train.pt"]
+    before = {path: (root / path).read_bytes() for path in kept}
+    for override, message in (
+        ("train.lr=-1", "params.yaml: train.lr: invalid value -1.0 (allowed: > 0)"),
+        ("+models.model_9.lr=0.1", "params.yaml: models.model_9: no file models/model_9.py"),
+    ):
+        result = run(["dvc", "exp", "run", "-S", override], root, env, check=False)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0 and message in output and "git checkout params.yaml" in output, output
+        assert _ran(output) == {"check"}
+        assert {path: (root / path).read_bytes() for path in kept} == before
+        run(["git", "checkout", "params.yaml"], root, env)
+
+    (root / "params.yaml").rename(root / "params.yaml.away")  # DVC used to delete data/raw before failing
+    result = run(["dvc", "repro"], root, env, check=False)
+    (root / "params.yaml.away").rename(root / "params.yaml")
+    assert result.returncode != 0 and {path: (root / path).read_bytes() for path in kept} == before
+    assert _ran(run(["dvc", "repro"], root, env).stdout) <= {"check"}
+
+
 def test_plots_render_every_declared_plot(repo, tmp_path):
     root, env = repo
     run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], root, env)
@@ -102,7 +125,7 @@ def test_experiment_reruns_only_the_changed_model(repo):
     old_lr = yaml.safe_load((root / "params.yaml").read_text())["models"]["model_2"]["lr"]
     # `++` sets a key whether or not the model's block has it yet.
     result = run(["dvc", "exp", "run", "-S", "++models.model_2.lr=0.002"], root, env)
-    assert _ran(result.stdout) == {"train@model_2", "evaluate@model_2", "report"}
+    assert _ran(result.stdout) == {"check", "train@model_2", "evaluate@model_2", "report"}  # check is cheap, reruns nothing
     assert _metrics(root, "model_1") == before["model_1"]
     after = _metrics(root, "model_2")
     assert after["history.csv"] != before["model_2"]["history.csv"]

@@ -109,3 +109,35 @@ def test_a_diverging_run_is_one_line_and_writes_nothing(tmp_path, raw_files):
     result = run([sys.executable, "-m", "stages.train", "model_1"], root, env, check=False)
     assert "training diverged in epoch 1" in _error_line(result, log_lines_before=True)
     assert not (root / "checkpoints/model_1").exists() and not (root / "metrics/model_1").exists()
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda p: p.update(trian={"lr": 1}), "params.yaml: trian: unknown section (allowed: download, preprocess"),
+        (lambda p: p["models"].update(model_9={"lr": 0.1}), "params.yaml: models.model_9: no file models/model_9.py"),
+        (lambda p: p["train"].update(epochs="abc"), "params.yaml: train.epochs: expected an integer, got 'abc'"),
+        (lambda p: p["preprocess"].update(val_size=0), "params.yaml: preprocess.val_size: invalid value 0"),
+    ],
+)
+def test_check_stage_refuses_bad_params_in_one_line_that_says_how_to_undo(tmp_path, raw_files, edit, message):
+    root = copy_project(tmp_path / "project", raw_files, tmp_path / "mirror")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    edit(params)
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run([sys.executable, "-m", "stages.check"], root, environment(tmp_path), check=False)
+    line = _error_line(result)
+    assert message in line and "git checkout params.yaml" in line
+    assert not (root / "data/params-checked").exists()
+
+
+def test_check_stage_output_does_not_depend_on_the_values(tmp_path, raw_files):
+    root = copy_project(tmp_path / "project", raw_files, tmp_path / "mirror")
+    env = environment(tmp_path)
+    run([sys.executable, "-m", "stages.check"], root, env)
+    first = (root / "data/params-checked").read_bytes()
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["train"]["lr"] = params["train"]["lr"] * 2
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    run([sys.executable, "-m", "stages.check"], root, env)
+    assert (root / "data/params-checked").read_bytes() == first

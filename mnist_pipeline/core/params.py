@@ -8,6 +8,7 @@ Errors name the key at fault and what is allowed, e.g.
 
 import dataclasses
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from mnist_pipeline.core.mnist import RAW_FILES
 from mnist_pipeline.core.paths import PARAMS_FILE
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+CORES = os.cpu_count() or 1
 
 
 def check(rule: Callable[[Any], bool], allowed: str) -> Any:
@@ -68,7 +70,8 @@ class TrainParams:
     early_stopping_patience: int = at_least_zero(">= 0 (0 turns early stopping off)")
     seed: int = ANY
     device: str = one_of(DEVICES)
-    threads: int = at_least_zero(">= 0 (0 = one per core)")
+    # More threads than cores only adds waiting: 2,001 threads on 2 cores never finished an epoch.
+    threads: int = check(lambda v: 0 <= v <= CORES, f"0..{CORES}: 0 = one per core, and this machine has {CORES}")
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,16 @@ def _section_params(cls: type, params: dict, name: str) -> Any:
     values = _section(params, name)
     where = {key: f"{name}.{key}" for key in [*values, *(f.name for f in dataclasses.fields(cls))]}
     return _build(cls, values, where)
+
+
+SECTIONS = ("download", "preprocess", "train", "models", "evaluate")
+
+
+def check_sections(params: dict) -> None:
+    """Every top-level key is a known section (a misspelt one would otherwise be silently ignored)."""
+    for key in params:
+        if key not in SECTIONS:
+            raise PipelineError(f"{PARAMS_FILE}: {key}: unknown section (allowed: {', '.join(SECTIONS)})")
 
 
 def download_params(params: dict) -> DownloadParams:

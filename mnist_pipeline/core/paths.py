@@ -5,7 +5,10 @@ dvc.yaml declares the same paths to DVC; tests/test_dvc_yaml.py checks that the 
 
 from pathlib import Path
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # for commands run from elsewhere, e.g. `mnist-predict`
+MODELS_DIR = PROJECT_ROOT / "models"
 PARAMS_FILE = Path("params.yaml")
+PARAMS_CHECKED = Path("data/params-checked")  # the check stage's output, the same bytes every time
 RAW_DIR = Path("data/raw")
 PREPARED_DIR = Path("data/prepared")
 METRICS_DIR = Path("metrics")

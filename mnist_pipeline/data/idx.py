@@ -1,5 +1,6 @@
 """Reading and writing the IDX format of the MNIST files (unsigned-byte data only)."""
 
+import math
 import struct
 
 import numpy as np
@@ -32,7 +33,7 @@ def decode_idx(data: bytes, name: str, ndim: int) -> np.ndarray:
     if len(data) < header_size:
         raise PipelineError(f"{name}: truncated IDX header")
     shape = struct.unpack(f">{ndim}I", data[4:header_size])
-    expected = header_size + int(np.prod(shape, dtype=np.int64))
+    expected = header_size + math.prod(shape)  # Python ints: dimensions cannot overflow
     if len(data) != expected:
         problem = "truncated" if len(data) < expected else "has trailing bytes"
         raise PipelineError(

@@ -1,39 +1,21 @@
-"""Finds and builds the architectures in the top-level `models` package, one file per model.
+"""Builds the architectures in the top-level `models` package, one file per model.
 
 Modules are imported on demand, so a stage imports (and depends on) only its own model's file.
-A model's hyperparameters are its constructor's keyword arguments; their values live in
-params.yaml under `models.<name>`, their types in the constructor's annotations.
+A model's hyperparameters are its constructor's keyword arguments (see core/catalog.py); their
+values live in params.yaml under `models.<name>`.
 """
 
 import importlib
-import inspect
-import re
-from pathlib import Path
 
 import torch
 from torch import nn
 
-import models
+from mnist_pipeline.core.catalog import check_model_name
 from mnist_pipeline.core.errors import PipelineError
-
-_FOLDER = Path(models.__file__).parent
-
-
-def model_files() -> list[str]:
-    """Names of the architectures that have a file in models/."""
-    return sorted(p.stem for p in _FOLDER.glob("*.py") if not p.stem.startswith("_"))
 
 
 def model_class(name: str) -> type[nn.Module]:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name not in model_files():
-        raise PipelineError(f"unknown model {name!r} (available: {', '.join(model_files())})")
-    return importlib.import_module(f"models.{name}").Model
-
-
-def hyperparameter_types(name: str) -> dict[str, type]:
-    """The constructor's keyword arguments and their annotated types."""
-    signature = inspect.signature(model_class(name).__init__)
-    return {p.name: p.annotation for p in list(signature.parameters.values())[1:]}
+    return importlib.import_module(f"models.{check_model_name(name)}").Model
 
 
 def build_model(name: str, **hyperparameters) -> nn.Module:

@@ -1,5 +1,6 @@
 """Checkpoints: a state_dict plus what is needed to rebuild the model, loadable with weights_only=True."""
 
+import math
 import pickle
 import zipfile
 from pathlib import Path
@@ -39,6 +40,13 @@ def load_checkpoint(path: str | Path) -> dict:
     if not zipfile.is_zipfile(path):
         raise PipelineError(f"{path}: not a readable checkpoint (not a PyTorch zip archive)")
     try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()  # torch.load does not check the members' CRCs
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise PipelineError(f"{path}: not a readable checkpoint ({exc})") from None
+    if damaged:
+        raise PipelineError(f"{path}: damaged: {damaged} fails its CRC check")
+    try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # torch's message is a paragraph; keep the line that names what was blocked.
@@ -49,6 +57,12 @@ def load_checkpoint(path: str | Path) -> dict:
         raise PipelineError(f"{path}: not a readable checkpoint ({exc})") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise PipelineError(f"{path}: not a checkpoint of this project (format {FORMAT} expected)")
+    missing = [key for key in ("model", "hyperparameters", "normalization", "state_dict") if key not in checkpoint]
+    if missing:
+        raise PipelineError(f"{path}: incomplete checkpoint (no {', '.join(missing)})")
+    std = checkpoint["normalization"].get("std") if isinstance(checkpoint["normalization"], dict) else None
+    if not isinstance(std, float) or not math.isfinite(std) or std <= 0:
+        raise PipelineError(f"{path}: bad normalization {checkpoint['normalization']!r} (std must be > 0)")
     return checkpoint
 
 

@@ -1,0 +1,51 @@
+"""Which architectures exist in models/ and the hyperparameters each takes, read from their source.
+
+Reading the source (not importing it) keeps params checking free of torch: the check stage runs
+in a fraction of a second. `Model` is a class in models/<name>.py, or a name bound to one there.
+"""
+
+import ast
+import re
+
+from mnist_pipeline.core import paths
+from mnist_pipeline.core.errors import PipelineError
+
+TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def model_files() -> list[str]:
+    """Names of the architectures that have a file in models/."""
+    return sorted(p.stem for p in paths.MODELS_DIR.glob("*.py") if not p.stem.startswith("_"))
+
+
+def check_model_name(name: str) -> str:
+    """name, if models/<name>.py exists; a name that is not a plain identifier never is."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name not in model_files():
+        raise PipelineError(f"unknown model {name!r} (available: {', '.join(model_files())})")
+    return name
+
+
+def hyperparameter_types(name: str) -> dict[str, type]:
+    """The keyword arguments of `Model.__init__` in models/<name>.py and their annotated types."""
+    path = paths.MODELS_DIR / f"{check_model_name(name)}.py"
+    tree = ast.parse(path.read_text(), str(path))
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    aliases = {
+        target.id: node.value.id
+        for node in tree.body if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name)
+        for target in node.targets if isinstance(target, ast.Name)
+    }
+    model = classes.get("Model") or classes.get(aliases.get("Model", ""))
+    if model is None:
+        raise PipelineError(f"{path}: defines no class `Model`")
+    init = next((f for f in model.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+    arguments = [*init.args.args[1:], *init.args.kwonlyargs] if init else []
+    types = {}
+    for argument in arguments:
+        annotation = ast.unparse(argument.annotation) if argument.annotation else ""
+        if annotation not in TYPES:
+            raise PipelineError(
+                f"{path}: hyperparameter {argument.arg!r} needs a type annotation ({', '.join(TYPES)})"
+            )
+        types[argument.arg] = TYPES[annotation]
+    return types
