@@ -32,3 +32,10 @@ def _umask():
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+def test_a_temporary_file_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    stale = tmp_path / ".out.json.k1ll3d.tmp"
+    stale.write_bytes(b"half")
+    io.write_json({"a": 1}, tmp_path / "out.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]

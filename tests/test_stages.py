@@ -141,3 +141,36 @@ def test_check_stage_output_does_not_depend_on_the_values(tmp_path, raw_files):
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     run([sys.executable, "-m", "stages.check"], root, env)
     assert (root / "data/params-checked").read_bytes() == first
+
+
+def test_a_prepared_split_that_is_not_tensors_is_one_line(tmp_path):
+    import pickle
+
+    from mnist_pipeline.core.errors import PipelineError
+    from mnist_pipeline.data.splits import load_split
+
+    path = tmp_path / "train.pt"
+    path.write_bytes(pickle.dumps({"images": PipelineError("a pickled object, not a tensor")}))
+    with pytest.raises(PipelineError) as error:
+        load_split(path)
+    assert "train.pt: not a prepared split" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_params_that_change_while_a_model_trains_fail_the_stage_and_write_nothing(tmp_path, raw_files, monkeypatch):
+    import stages.train
+
+    root = copy_project(tmp_path / "project", raw_files, tmp_path / "mirror")
+    env = environment(tmp_path)
+    for stage in ("download", "preprocess"):
+        run([sys.executable, "-m", f"stages.{stage}"], root, env)
+    monkeypatch.chdir(root)
+    trained_with = yaml.safe_load((root / "params.yaml").read_text())
+    on_disk_later = yaml.safe_load((root / "params.yaml").read_text())
+    on_disk_later["train"]["epochs"] = 1  # as a refused `dvc exp run -S train.epochs=1` left it
+    reads = iter([trained_with, on_disk_later])
+    monkeypatch.setattr(stages.train, "load_params", lambda: next(reads))
+    from mnist_pipeline.core.errors import PipelineError
+
+    with pytest.raises(PipelineError, match="the recipe of models.model_1 changed while it trained; nothing was written"):
+        stages.train.main(["model_1"])
+    assert not (root / "checkpoints/model_1").exists() and not (root / "metrics/model_1").exists()
