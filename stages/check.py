@@ -8,7 +8,7 @@ output is the same bytes whatever the params, so a passing check reruns nothing 
 import argparse
 
 from mnist_pipeline.core import paths
-from mnist_pipeline.core.catalog import hyperparameter_types
+from mnist_pipeline.core.catalog import hyperparameter_types, model_files
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import atomic_write_bytes
@@ -31,11 +31,9 @@ def check(params: dict) -> None:
     preprocess_params(params)
     evaluate_params(params)
     for name in model_names(params):
-        try:
-            types = hyperparameter_types(name)
-        except PipelineError:
-            raise PipelineError(f"{paths.PARAMS_FILE}: models.{name}: no file models/{name}.py") from None
-        model_recipe(params, name, types)
+        if name not in model_files():
+            raise PipelineError(f"{paths.PARAMS_FILE}: models.{name}: no file models/{name}.py")
+        model_recipe(params, name, hyperparameter_types(name))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -49,7 +49,10 @@ class Run:
         return self.history[-1].epoch - self.best.epoch
 
     def state_dict(self) -> dict:
-        return {**asdict(self), "history": [asdict(s) for s in self.history], "best": asdict(self.best)}
+        return {
+            "history": [asdict(s) for s in self.history], "best": asdict(self.best), "best_state": self.best_state,
+            "stopped_early": self.stopped_early, "seconds": self.seconds,
+        }
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "Run":
