@@ -36,7 +36,8 @@ from mnist_pipeline.core.params import (
 from mnist_pipeline.data.splits import load_split, normalize
 from mnist_pipeline.readme import replace_block
 from mnist_pipeline.training.architectures import build_model
-from mnist_pipeline.training.loop import make_optimizer, train_epoch, training_layout
+from mnist_pipeline.training.loop import train_epoch, training_layout
+from mnist_pipeline.training.optim import make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results.json"
@@ -109,7 +110,7 @@ class Contender:
         else:  # "unoptimized": the same loop with the default layout and optimizer
             self.optimizer = plain_adam()
         generator = torch.Generator().manual_seed(params.seed)
-        self.run = lambda: train_epoch(self.model, self.optimizer, x, split.labels, params.batch_size, generator)
+        self.run = lambda: train_epoch(self.model, self.optimizer, x, split.labels, params, generator)
 
     def time_epoch(self) -> None:
         start = time.perf_counter()

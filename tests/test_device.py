@@ -5,7 +5,8 @@ import torch
 
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.training.device import select_device, set_threads
-from mnist_pipeline.training.loop import make_optimizer, training_layout
+from mnist_pipeline.training.loop import training_layout
+from mnist_pipeline.training.optim import make_optimizer
 from tests.project import build, train_params
 
 

@@ -4,6 +4,7 @@ import torch
 from mnist_pipeline.core.catalog import hyperparameter_types, model_files
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.params import model_names
+from mnist_pipeline.evaluation.scoring import score
 from mnist_pipeline.training.architectures import build_model, count_parameters, summary
 from tests.project import build, project_params
 
@@ -13,6 +14,21 @@ MODELS = model_names(project_params())
 @pytest.mark.parametrize("name, expected", [("model_1", 26_698), ("model_2", 15_106)])
 def test_seed_models_have_the_seed_parameter_counts(name, expected):
     assert count_parameters(build(name)) == expected
+
+
+def test_model_3_stays_within_its_parameter_budget():
+    assert count_parameters(build("model_3")) <= 8_000
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_scoring_runs_in_eval_mode_and_leaves_the_model_as_it_was(name):
+    model = build(name).to(memory_format=torch.channels_last)  # training mode, as the loop has it
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x, y = torch.randn(6, 1, 28, 28), torch.arange(6)
+    _, _, together = score(model, x, y)
+    alone = torch.cat([score(model, x[i : i + 1], y[i : i + 1])[2] for i in range(6)])
+    assert torch.equal(together, alone)  # no batch statistics, no dropout
+    assert model.training and all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -1,5 +1,6 @@
 """Interrupted training resumes from its last completed epoch with byte-identical results."""
 
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -17,39 +18,51 @@ from tests.project import ROOT, build, copy_project, environment, run, train_par
 from tests.synthetic import make_raw
 
 PARAMS = train_params(batch_size=32, epochs=4, lr=0.003, seed=3)
+# Every stateful option at once: augmentation draws, a per-step schedule, AdamW's moments and
+# BatchNorm's running statistics.
+RECIPES = {
+    "seed-recipe": ("model_2", PARAMS),
+    "augmented-onecycle-batchnorm": ("model_3", dataclasses.replace(
+        PARAMS, optimizer="adamw", schedule="onecycle", label_smoothing=0.1,
+        augment_rotate=10, augment_translate=0.1, augment_scale=0.1,
+    )),
+    "sgd-cosine": ("model_3", dataclasses.replace(PARAMS, optimizer="sgd", lr=0.05, schedule="cosine")),
+}
 
 
 class Crash(Exception):
     pass
 
 
-def _fit(data, resume=None, crash_at=None):
-    make_deterministic(PARAMS.seed)
-    model = build("model_2")
+def _fit(data, resume=None, crash_at=None, recipe="seed-recipe"):
+    name, params = RECIPES[recipe]
+    make_deterministic(params.seed)
+    model = build(name)
 
     def log(text):
         if crash_at and text.startswith(f"Epoch: {crash_at}/"):
             raise Crash
 
-    return model, fit(model, *data, PARAMS, log=log, resume=resume)
+    return model, fit(model, *data, params, log=log, resume=resume)
 
 
-def test_resumed_fit_equals_an_uninterrupted_one(tmp_path, data):
-    model, run = _fit(data)
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_resumed_fit_equals_an_uninterrupted_one(tmp_path, data, recipe):
+    model, run = _fit(data, recipe=recipe)
     state = ResumeState(tmp_path / "state.pt", "run-a")
     with pytest.raises(Crash):
-        _fit(data, resume=state, crash_at=3)  # epochs 1 and 2 completed and saved
+        _fit(data, resume=state, crash_at=3, recipe=recipe)  # epochs 1 and 2 completed and saved
     assert len(torch.load(state.path, weights_only=True)["run"]["history"]) == 2
 
     # A fresh process would start from new RNG state: disturb it to prove it is restored.
     torch.manual_seed(12345)
-    resumed, again = _fit(data, resume=state)
+    resumed, again = _fit(data, resume=state, recipe=recipe)
     assert torch_bytes(resumed.state_dict()) == torch_bytes(model.state_dict())
     assert again.history == run.history and again.best == run.best
     assert torch_bytes(again.best_state) == torch_bytes(run.best_state)
 
     # Killed after the last epoch but before the outputs were written: nothing is trained again.
-    finished, replayed = _fit(data, resume=state, crash_at=1)
+    finished, replayed = _fit(data, resume=state, crash_at=1, recipe=recipe)
     assert replayed.history == run.history and torch_bytes(finished.state_dict()) == torch_bytes(model.state_dict())
 
 

@@ -13,10 +13,10 @@ from mnist_pipeline.training.device import make_deterministic
 from mnist_pipeline.training.loop import (
     fit,
     format_epoch,
-    make_optimizer,
     train_epoch,
     training_layout,
 )
+from mnist_pipeline.training.optim import make_optimizer
 from tests.project import build, train_params
 
 
@@ -34,7 +34,7 @@ def test_training_lowers_the_loss(data):
         before = loss_fn(model(x), y).item()
     generator = torch.Generator().manual_seed(0)
     for _ in range(3):
-        train_epoch(model, optimizer, x, y, 32, generator)
+        train_epoch(model, optimizer, x, y, _params(), generator)
     with torch.no_grad():
         after = loss_fn(model.eval()(x), y).item()
     assert after < before * 0.5
@@ -167,7 +167,7 @@ def test_fused_adam_on_cpu_matches_the_default_step_closely(data):
         torch.manual_seed(0)
         model = build("model_1")
         optimizer = torch.optim.Adam(model.parameters(), lr=0.003, fused=fused)
-        train_epoch(model, optimizer, x, y, 32, torch.Generator().manual_seed(0))
+        train_epoch(model, optimizer, x, y, _params(), torch.Generator().manual_seed(0))
         results.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.allclose(results[0], results[1], atol=1e-5)
     assert make_optimizer(build("model_1"), _params()).defaults["fused"]

@@ -21,6 +21,8 @@ from mnist_pipeline.core.mnist import RAW_FILES
 from mnist_pipeline.core.paths import PARAMS_FILE
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("plateau", "onecycle", "cosine")
 CORES = os.cpu_count() or 1
 
 
@@ -64,10 +66,18 @@ class TrainParams:
 
     batch_size: int = positive(">= 1")
     epochs: int = positive(">= 1")
+    optimizer: str = one_of(OPTIMIZERS)
     lr: float = positive()
+    momentum: float = check(lambda v: 0 < v < 1, "between 0 and 1 (sgd's Nesterov momentum)")
     weight_decay: float = at_least_zero()
+    schedule: str = one_of(SCHEDULES)
     lr_factor: float = check(lambda v: 0 < v < 1, "between 0 and 1")
     lr_patience: int = at_least_zero()
+    warmup: float = check(lambda v: 0 < v < 1, "between 0 and 1 (onecycle's fraction of steps spent warming up)")
+    label_smoothing: float = check(lambda v: 0 <= v < 1, "from 0 up to, not including, 1")
+    augment_rotate: float = check(lambda v: 0 <= v <= 180, "0..180 degrees")
+    augment_translate: float = check(lambda v: 0 <= v <= 0.5, "0..0.5 of the image size")
+    augment_scale: float = check(lambda v: 0 <= v <= 0.5, "0..0.5")
     early_stopping_patience: int = at_least_zero(">= 0 (0 turns early stopping off)")
     seed: int = anything()
     device: str = one_of(DEVICES)

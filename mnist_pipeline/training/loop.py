@@ -12,6 +12,13 @@ from tqdm import tqdm
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.params import TrainParams
 from mnist_pipeline.evaluation.scoring import score
+from mnist_pipeline.training.augment import is_on, random_affine
+from mnist_pipeline.training.device import fast_kernels
+from mnist_pipeline.training.optim import (
+    PER_STEP_SCHEDULES,
+    make_optimizer,
+    make_scheduler,
+)
 from mnist_pipeline.training.resume import ResumeState
 
 
@@ -66,16 +73,17 @@ def cpu_copy(state_dict: dict) -> dict:
 
 def fit(model: nn.Module, train_x, train_y, val_x, val_y, params: TrainParams, log=tqdm.write,
         resume: ResumeState | None = None) -> Run:
-    """Train with Adam and ReduceLROnPlateau on validation accuracy, stopping early if asked.
+    """Train with params' optimizer, schedule and augmentation, keeping the weights of the best
+    validation accuracy, stopping early if asked.
 
     With resume, the whole training state is saved after every epoch, and a saved state of the
     same run is continued from: the result equals an uninterrupted run's.
     """
     model, train_x, val_x = training_layout(model, train_x, val_x)
+    steps_per_epoch = -(-len(train_y) // params.batch_size)
     optimizer = make_optimizer(model, params)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="max", factor=params.lr_factor, patience=params.lr_patience
-    )
+    scheduler = make_scheduler(optimizer, params, steps_per_epoch)
+    per_step = params.schedule in PER_STEP_SCHEDULES
     generator = torch.Generator().manual_seed(params.seed)
     stateful = {"model": model, "optimizer": optimizer, "scheduler": scheduler}
     run = restore(resume, stateful, generator) if resume else Run()
@@ -83,18 +91,19 @@ def fit(model: nn.Module, train_x, train_y, val_x, val_y, params: TrainParams, l
 
     while run.epochs_run < params.epochs and not run.stopped_early:
         epoch, lr = run.epochs_run + 1, optimizer.param_groups[0]["lr"]
-        with tqdm(desc=f"Epoch {epoch}/{params.epochs}", total=-(-len(train_y) // params.batch_size),
-                  leave=False, disable=None) as bar:
-            train_loss, train_acc = train_epoch(model, optimizer, train_x, train_y, params.batch_size, generator, bar)
+        with tqdm(desc=f"Epoch {epoch}/{params.epochs}", total=steps_per_epoch, leave=False, disable=None) as bar:
+            train_loss, train_acc = train_epoch(model, optimizer, train_x, train_y, params, generator,
+                                                after_step=scheduler.step if per_step else None, progress=bar)
         check_finite(train_loss, epoch, lr)
         val_loss, val_acc, _ = score(model, val_x, val_y)
         stats = EpochStats(epoch, train_loss, train_acc, val_loss, val_acc, lr)
         log(format_epoch(stats, params.epochs))
         run.record(stats, model)
 
-        scheduler.step(val_acc)
-        if optimizer.param_groups[0]["lr"] < lr:
-            log(f"Learning rate reduced to {optimizer.param_groups[0]['lr']:.2e}")
+        if not per_step:
+            scheduler.step(val_acc)
+            if optimizer.param_groups[0]["lr"] < lr:
+                log(f"Learning rate reduced to {optimizer.param_groups[0]['lr']:.2e}")
         if params.early_stopping_patience and run.epochs_without_improvement() >= params.early_stopping_patience:
             log(f"Early stopping: no improvement in validation accuracy for {run.epochs_without_improvement()} epochs")
             run.stopped_early = True
@@ -106,25 +115,33 @@ def fit(model: nn.Module, train_x, train_y, val_x, val_y, params: TrainParams, l
     return run
 
 
-def train_epoch(model, optimizer, x, y, batch_size: int, generator: torch.Generator, progress=None):
-    """One pass over (x, y) in a seeded random order; returns (mean loss, accuracy).
+def train_epoch(model, optimizer, x, y, params: TrainParams, generator: torch.Generator, after_step=None,
+                progress=None):
+    """One pass over (x, y) in a seeded random order, augmented as params say; returns (mean loss,
+    accuracy) on the augmented batches.
 
     Loss and correct counts are summed on the device and read once at the end, so the loop
     never waits for the device mid-epoch.
     """
     model.train()
     n = len(y)
+    augment = is_on(params.augment_rotate, params.augment_translate, params.augment_scale)
     order = torch.randperm(n, generator=generator).to(x.device)
     loss_sum = torch.zeros((), device=x.device)
     correct = torch.zeros((), dtype=torch.long, device=x.device)
-    for start in range(0, n, batch_size):
-        idx = order[start : start + batch_size]
+    for start in range(0, n, params.batch_size):
+        idx = order[start : start + params.batch_size]
         inputs, targets = x[idx], y[idx]
+        if augment:
+            inputs = random_affine(inputs, generator, params.augment_rotate, params.augment_translate,
+                                   params.augment_scale)
         logits = model(inputs)
-        loss = F.cross_entropy(logits, targets)
+        loss = F.cross_entropy(logits, targets, label_smoothing=params.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if after_step is not None:
+            after_step()
         loss_sum += loss.detach() * len(idx)
         correct += (logits.detach().argmax(1) == targets).sum()
         if progress is not None:
@@ -177,26 +194,12 @@ def format_epoch(stats: EpochStats, epochs: int) -> str:
     )
 
 
-def _fast_kernels(device: torch.device) -> bool:
-    # Measured by benchmarks/speed.py on CPU: channels-last tensors (faster small convolutions
-    # and max-pooling) and one fused Adam step instead of ~40 small ops make an epoch 1.2-1.6x
-    # faster. Both exist on CUDA too; MPS keeps the defaults.
-    return device.type in ("cpu", "cuda")
-
-
 def training_layout(model: nn.Module, *images: torch.Tensor):
     """The model and image batches in the memory layout training runs fastest in on their device.
 
     Only strides change: values, parameter names and shapes stay as they are.
     """
-    if not _fast_kernels(images[0].device):
+    if not fast_kernels(images[0].device):
         return (model, *images)
     layout = torch.channels_last
     return (model.to(memory_format=layout), *(x.contiguous(memory_format=layout) for x in images))
-
-
-def make_optimizer(model: nn.Module, params: TrainParams) -> torch.optim.Optimizer:
-    device = next(model.parameters()).device
-    return torch.optim.Adam(
-        model.parameters(), lr=params.lr, weight_decay=params.weight_decay, fused=_fast_kernels(device)
-    )
