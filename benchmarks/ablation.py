@@ -46,17 +46,16 @@ def experiments() -> dict[str, dict]:
     found = {}
     for baseline in shown:
         for exp in baseline.get("experiments") or []:
-            for rev in exp["revs"]:
-                name, data = rev.get("name"), rev.get("data") or {}
-                row = ROWS.get((name or "").rsplit("-s", 1)[0])
-                if row is None or data.get("status") not in (None, "Success"):
-                    continue
-                metrics = data.get("metrics") or {}
-                model = row[0]
-                train = metrics.get(f"metrics/{model}/train.json", {}).get("data", {})
-                evaluation = metrics.get(f"metrics/{model}/eval.json", {}).get("data", {})
-                if "best_val_accuracy" in train and "accuracy" in evaluation:
-                    found[name] = {"val": train["best_val_accuracy"], "test": evaluation["accuracy"]}
+            name, state = exp.get("name") or "", (exp.get("executor") or {}).get("state", "success")
+            row = ROWS.get(name.rsplit("-s", 1)[0])
+            if row is None or state != "success":  # queued, running or failed
+                continue
+            metrics = exp["revs"][0]["data"].get("metrics") or {}
+            model = row[0]
+            train = metrics.get(f"metrics/{model}/train.json", {}).get("data", {})
+            evaluation = metrics.get(f"metrics/{model}/eval.json", {}).get("data", {})
+            if "best_val_accuracy" in train and "test_accuracy" in evaluation:
+                found[name] = {"val": train["best_val_accuracy"], "test": evaluation["test_accuracy"]}
     return found
 
 

@@ -1,15 +1,14 @@
-"""Stage train@<model>: train one model; write its best and last checkpoints and training metrics."""
+"""Stage train@<model>: train one model, logging every epoch with DVCLive; write its best and last
+checkpoints and training metrics."""
 
 import argparse
 from dataclasses import asdict
-
-import pandas as pd
 
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.catalog import hyperparameter_types
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.core.files import write_csv, write_json
+from mnist_pipeline.core.files import write_json
 from mnist_pipeline.core.params import Recipe, load_params, model_recipe
 from mnist_pipeline.data.splits import load_split, normalize
 from mnist_pipeline.training.architectures import build_model, count_parameters, summary
@@ -20,6 +19,7 @@ from mnist_pipeline.training.device import (
     select_device,
     set_threads,
 )
+from mnist_pipeline.training.live import epoch_logger
 from mnist_pipeline.training.loop import Run, fit
 from mnist_pipeline.training.resume import ResumeState, fingerprint, project_code
 
@@ -42,12 +42,13 @@ def main(argv: list[str] | None = None) -> None:
     run_config = {"model": name, **asdict(recipe), "device": device.type}
     inputs = [paths.prepared_split("train"), paths.prepared_split("val"), *project_code()]
     resume = ResumeState(paths.resume_state(name), fingerprint(run_config, inputs))
-    run = fit(
-        model,
-        normalize(train.images.to(device)), train.labels.to(device),
-        normalize(val.images.to(device)), val.labels.to(device),
-        recipe.train, resume=resume,
-    )
+    with epoch_logger(paths.live_dir(name)) as log_epoch:
+        run = fit(
+            model,
+            normalize(train.images.to(device)), train.labels.to(device),
+            normalize(val.images.to(device)), val.labels.to(device),
+            recipe.train, resume=resume, on_epoch=log_epoch,
+        )
     if model_recipe(load_params(), name, hyperparameter_types(name)) != recipe:
         raise PipelineError(
             f"{paths.PARAMS_FILE}: the recipe of models.{name} changed while it trained; nothing was written, "
@@ -80,7 +81,6 @@ def write_outputs(name: str, recipe: Recipe, run: Run, model, device: str) -> No
         },
         paths.model_metrics(name, "train.json"),
     )
-    write_csv(pd.DataFrame([asdict(stats) for stats in run.history]).round(6), paths.model_metrics(name, "history.csv"))
     peak = peak_memory_mib()
     # Wall time and memory vary run to run, so they live outside the stage's hashed outputs (see dvc.yaml).
     write_json(

@@ -27,6 +27,9 @@ def copy_project(dest: Path, raw_files: dict[str, bytes], mirror_dir: Path) -> P
     params["download"]["sha256"] = sha256_of(raw_files)
     params["preprocess"]["val_size"] = 100
     params["train"]["epochs"] = 2
+    for block in params["models"].values():  # a model's own epochs (model_3's) too
+        if block and "epochs" in block:
+            block["epochs"] = 2
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return dest
 

@@ -72,7 +72,9 @@ def test_per_model_stages_and_sections_follow_params_yaml():
         assert artifact["type"] == "model" and artifact["path"] == f"checkpoints/{artifact_name}/best.pt"
     for plot in DVC_YAML["plots"]:
         (title, spec), = plot.items()
-        assert sorted(spec["y"]) == sorted(f"metrics/{m}/history.csv" for m in MODELS), f"dvc.yaml: plots: {title}"
+        for quantity in {Path(file).stem for file in spec["y"]}:
+            expected = sorted(f"metrics/{m}/live/plots/metrics/{quantity}.tsv" for m in MODELS)
+            assert sorted(f for f in spec["y"] if Path(f).stem == quantity) == expected, f"dvc.yaml: plots: {title}"
 
 
 def test_train_never_sees_the_test_set():

