@@ -1,7 +1,9 @@
-"""The seed's way of feeding a model, reproduced faithfully for comparison.
+"""The seed's way of feeding a model, for comparison: torchvision's MNIST dataset, ToTensor and
+Normalize through a DataLoader.
 
-The seed used torchvision's MNIST dataset through a DataLoader. torchvision cannot be imported
-with the CPU torch this project pins, so its steps are reproduced one for one: per sample,
+Where torchvision imports (an ordinary machine with the matching torch), the real classes are
+used. Where it does not (the CPU-only torch from PyPI: torchvision's binary links CUDA
+libraries), its steps are reproduced one for one: per sample,
 `MNIST.__getitem__` makes a PIL image from the uint8 array, `ToTensor` turns it into a float
 [1, 28, 28] tensor in [0, 1], and `Normalize(0.1307, 0.3081)` standardizes it; a DataLoader
 (batch 128, shuffle, default collate, no workers) batches them, and the loop reads the loss and
@@ -35,9 +37,30 @@ class SeedStyleMNIST(Dataset):
         return tensor, target
 
 
+def torchvision_mnist(images: torch.Tensor, labels: torch.Tensor) -> Dataset | None:
+    """torchvision's own MNIST dataset class, ToTensor and Normalize over these images; None where
+    torchvision does not import."""
+    try:
+        from torchvision import datasets, transforms
+    except Exception:  # not installed, or built for another torch (ImportError, OSError, RuntimeError)
+        return None
+    dataset = datasets.MNIST.__new__(datasets.MNIST)  # its __getitem__, without its folder checks
+    dataset.data, dataset.targets, dataset.target_transform = images, labels, None
+    dataset.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
+    return dataset
+
+
+def seed_dataset(images: torch.Tensor, labels: torch.Tensor) -> tuple[Dataset, str]:
+    """The dataset the seed-style loop reads, and what it is, for the benchmark's output."""
+    real = torchvision_mnist(images, labels)
+    if real is not None:
+        return real, "torchvision.datasets.MNIST + ToTensor + Normalize"
+    return SeedStyleMNIST(images, labels), "a replica of torchvision's MNIST + ToTensor + Normalize (torchvision does not import here)"
+
+
 def seed_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int) -> DataLoader:
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(SeedStyleMNIST(images, labels), batch_size=batch_size, shuffle=True, generator=generator)
+    return DataLoader(seed_dataset(images, labels)[0], batch_size=batch_size, shuffle=True, generator=generator)
 
 
 def seed_train_epoch(model, optimizer, loader: DataLoader) -> tuple[float, float]:

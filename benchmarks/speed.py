@@ -23,7 +23,7 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.seed_reference import seed_loader, seed_train_epoch
+from benchmarks.seed_reference import seed_dataset, seed_loader, seed_train_epoch
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.catalog import hyperparameter_types
 from mnist_pipeline.core.files import write_json
@@ -184,7 +184,10 @@ def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict
 
 def measure(epochs: int, mirror: str | None) -> dict:
     split = load_split(paths.prepared_split("train"))
-    results = {"machine": machine(), "epochs_timed": epochs, "train_images": len(split), "models": {}}
+    reference = seed_dataset(split.images[:1], split.labels[:1])[1]
+    print(f"seed-style reference: {reference}", flush=True)
+    results = {"machine": machine(), "epochs_timed": epochs, "train_images": len(split), "models": {},
+               "seed_style_reference": reference}
     peaks = [matmul_gflops()]
     for name, recipe in recipes().items():
         times = epoch_times(name, recipe.hyperparameters, split, recipe.train, epochs)
@@ -238,6 +241,8 @@ def table(results: dict) -> str:
             row("test accuracy after `dvc repro -f`", lambda n, f: f"{pipe['test_accuracy'][n]:.2%}"),
         ]
     lines += ["", f"float32 matrix product (2048 x 2048): **{results['matmul_gflops']:.0f} GFLOP/s**."]
+    if "seed_style_reference" in results:
+        lines += ["", f"The seed-style reference reads {results['seed_style_reference']}."]
     if pipe:
         differing = pipe["outputs_differing_from_workspace"]
         lines.append(

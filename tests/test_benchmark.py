@@ -3,7 +3,7 @@
 import torch
 
 from benchmarks import speed
-from benchmarks.seed_reference import SeedStyleMNIST, seed_loader
+from benchmarks.seed_reference import SeedStyleMNIST, seed_dataset, seed_loader
 from mnist_pipeline.data.splits import Split, normalize
 from tests.project import train_params
 
@@ -24,6 +24,22 @@ def test_seed_style_dataset_gives_the_same_tensors_as_the_project():
         assert torch.allclose(image, expected[i], atol=1e-6)
     batch, labels = next(iter(seed_loader(split.images, split.labels, 8, seed=0)))
     assert batch.shape == (8, 1, 28, 28) and labels.shape == (8,)
+
+
+def test_seed_style_reference_says_which_dataset_it_reads(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_torchvision(name, *args, **kwargs):
+        if name.startswith("torchvision"):
+            raise OSError("libcudart.so.12: cannot open shared object file")  # as the CPU wheel fails here
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torchvision)
+    split = _split(4)
+    dataset, what = seed_dataset(split.images, split.labels)
+    assert isinstance(dataset, SeedStyleMNIST) and what.startswith("a replica")
 
 
 def test_flop_count_is_forward_plus_backward():
