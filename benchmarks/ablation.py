@@ -27,7 +27,6 @@ ROWS = {
     "m3-no-aug": ("model_3", NO_AUGMENT),
     "m3-plateau": ("model_3", {"schedule": "plateau", "lr": 0.001}),
     "m3-sgd": ("model_3", {"optimizer": "sgd", "lr": 0.1, "weight_decay": 0.0005}),
-    "m3-adamw": ("model_3", {"optimizer": "adamw", "weight_decay": 0.01}),
 }
 
 
@@ -41,7 +40,7 @@ def queue() -> None:
 
 def experiments() -> dict[str, dict]:
     """name -> {"val": best validation accuracy, "test": test accuracy} of each finished experiment."""
-    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json"], check=True, capture_output=True,
+    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json", "--all-commits"], check=True, capture_output=True,
                                       text=True).stdout)
     found = {}
     for baseline in shown:

@@ -46,3 +46,23 @@ def test_threads_param_sets_torch_threads():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("module", ["stages.train", "stages.evaluate", "mnist_pipeline.predict", "benchmarks.speed"])
+def test_openmp_threads_sleep_while_waiting_unless_the_environment_says_otherwise(module):
+    import os
+    import subprocess
+    import sys
+
+    from tests.project import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    # -X importtime lists modules in the order they finish loading: the policy must be set before torch loads.
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}, os; print(os.environ['OMP_WAIT_POLICY'])"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "PASSIVE"
+    loaded = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line]
+    assert loaded.index("mnist_pipeline") < loaded.index("torch")
+    kept = subprocess.run([sys.executable, "-c", f"import {module}, os; print(os.environ['OMP_WAIT_POLICY'])"],
+                          cwd=ROOT, env={**env, "OMP_WAIT_POLICY": "ACTIVE"}, capture_output=True, text=True, check=True)
+    assert kept.stdout.strip() == "ACTIVE"
