@@ -1,7 +1,7 @@
 """The ablation in README's "Ablation": what augmentation, the schedule and the optimizer each add
 to model_2 and model_3, each row on two seeds, run as queued DVC experiments.
 
-    python -m benchmarks.ablation queue     # queue every row x seed (dvc exp run --queue)
+    python -m benchmarks.ablation queue [ROW ...]   # queue every row (or these) x seed (dvc exp run --queue)
     dvc queue start                         # one at a time: trainings share the cores
     python -m benchmarks.ablation table     # mean validation (chooses) and test (reported) per row
 
@@ -23,6 +23,7 @@ ROWS = {
     "m2-aug": ("model_2", AUGMENT),
     "m2-aug-onecycle": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.01}),
     "m2-aug-onecycle-20ep": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.01, "epochs": 20}),
+    "m2-aug-onecycle-nodrop": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.01, "dropout": 0.0}),
     "m3-recipe": ("model_3", {}),
     "m3-no-aug": ("model_3", NO_AUGMENT),
     "m3-plateau": ("model_3", {"schedule": "plateau", "lr": 0.001}),
@@ -30,8 +31,10 @@ ROWS = {
 }
 
 
-def queue() -> None:
+def queue(rows: list[str]) -> None:
     for row, (model, overrides) in ROWS.items():
+        if rows and row not in rows:
+            continue
         for seed in SEEDS:
             sets = [f"++models.{model}.{key}={value}" for key, value in {**overrides, "seed": seed}.items()]
             command = ["dvc", "exp", "run", "--queue", "--name", f"{row}-s{seed}"]
@@ -75,8 +78,8 @@ def table() -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["queue"]:
-        queue()
+    if sys.argv[1:2] == ["queue"]:
+        queue(sys.argv[2:])
     elif sys.argv[1:] == ["table"]:
         print(table())
     else:

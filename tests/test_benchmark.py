@@ -53,14 +53,14 @@ def test_flop_count_is_forward_plus_backward():
 def test_every_loop_trains_and_is_timed():
     params = train_params(batch_size=64, epochs=1, lr=0.003)
     times = speed.epoch_times("model_2", {"dropout": 0.2}, _split(), params, epochs=2)
-    assert set(times) == {"project", "unoptimized", "seed-style"}
+    assert set(times) == {"project", "augmented", "unoptimized", "seed-style"}
     assert all(len(t) == 2 and min(t) > 0 for t in times.values())
 
 
 def test_table_reports_ratios_and_pipeline_figures():
     model = {
-        "epoch_s": {"project": 1.0, "unoptimized": 1.5, "seed-style": 3.5},
-        "speedup_vs_seed_style": 3.5, "speedup_vs_unoptimized": 1.5,
+        "epoch_s": {"project": 1.0, "augmented": 1.15, "unoptimized": 1.5, "seed-style": 3.5},
+        "speedup_vs_seed_style": 3.5, "speedup_vs_unoptimized": 1.5, "augmentation_cost": 0.15,
         "gflop_per_epoch": 60.0, "achieved_gflops": 60.0, "share_of_matmul_peak": 0.35,
     }
     results = {
@@ -77,7 +77,7 @@ def test_table_reports_ratios_and_pipeline_figures():
     text = speed.table(results)
     assert "| | model_1 | model_2 |" in text
     assert "| **speed-up over the seed-style reference** | **3.50x** | **3.50x** |" in text
-    assert "60.0 GFLOP/s (35%)" in text and "171 GFLOP/s" in text
+    assert "60.0 GFLOP/s (35%)" in text and "171 GFLOP/s" in text and "1.15 s (+15%)" in text
     assert "**58 s**" in text and "**1.3 s**" in text and "98.74%" in text
     assert "(`dvc.lock` hashes): **15 of 16** (differing: `metrics/report.md`)." in text
 
