@@ -10,7 +10,6 @@ spins a while), `PASSIVE` (what the project sets: waiting threads sleep) and a s
 """
 
 import argparse
-import hashlib
 import json
 import os
 import statistics

@@ -37,25 +37,19 @@ class SeedStyleMNIST(Dataset):
         return tensor, target
 
 
-def torchvision_mnist(images: torch.Tensor, labels: torch.Tensor) -> Dataset | None:
-    """torchvision's own MNIST dataset class, ToTensor and Normalize over these images; None where
-    torchvision does not import."""
+def seed_dataset(images: torch.Tensor, labels: torch.Tensor) -> tuple[Dataset, str]:
+    """The dataset the seed-style loop reads, and what it is, for the benchmark's output:
+    torchvision's own MNIST class, ToTensor and Normalize where torchvision imports, else the replica."""
     try:
         from torchvision import datasets, transforms
     except Exception:  # not installed, or built for another torch (ImportError, OSError, RuntimeError)
-        return None
+        return SeedStyleMNIST(images, labels), (
+            "a replica of torchvision's MNIST + ToTensor + Normalize (torchvision does not import here)"
+        )
     dataset = datasets.MNIST.__new__(datasets.MNIST)  # its __getitem__, without its folder checks
     dataset.data, dataset.targets, dataset.target_transform = images, labels, None
     dataset.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
-    return dataset
-
-
-def seed_dataset(images: torch.Tensor, labels: torch.Tensor) -> tuple[Dataset, str]:
-    """The dataset the seed-style loop reads, and what it is, for the benchmark's output."""
-    real = torchvision_mnist(images, labels)
-    if real is not None:
-        return real, "torchvision.datasets.MNIST + ToTensor + Normalize"
-    return SeedStyleMNIST(images, labels), "a replica of torchvision's MNIST + ToTensor + Normalize (torchvision does not import here)"
+    return dataset, "torchvision.datasets.MNIST + ToTensor + Normalize"
 
 
 def seed_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int) -> DataLoader:

@@ -8,6 +8,7 @@ import torch
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import torch_bytes
 from mnist_pipeline.core.params import model_recipe
+from mnist_pipeline.evaluation.scoring import score
 from mnist_pipeline.training.augment import BLACK, random_affine
 from mnist_pipeline.training.device import make_deterministic
 from mnist_pipeline.training.loop import fit
@@ -58,8 +59,6 @@ def test_augmentation_changes_training_but_not_validation(data):
     augmented, aug_run = _train(data, _params(**AUGMENTED))
     assert torch_bytes(plain.state_dict()) != torch_bytes(augmented.state_dict())
     # Validation is scored on the images as they are: the best weights reproduce their score.
-    from mnist_pipeline.evaluation.scoring import score
-
     best = build("model_2")
     best.load_state_dict(aug_run.best_state)
     assert score(best, data[2], data[3])[1] == aug_run.best.val_accuracy

@@ -16,10 +16,6 @@ from mnist_pipeline.core.mnist import MEAN, STD
 BLACK = (0.0 - MEAN) / STD  # a pixel of 0 after the seed's Normalize
 
 
-def is_on(rotate: float, translate: float, scale: float) -> bool:
-    return bool(rotate or translate or scale)
-
-
 def random_affine(images: torch.Tensor, generator: torch.Generator, rotate: float, translate: float,
                   scale: float) -> torch.Tensor:
     """images [N, 1, H, W] each rotated by up to ±rotate degrees, scaled by up to ±scale (a
@@ -34,8 +30,4 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, rotate: floa
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta.to(images.device), list(images.shape), align_corners=False)
     moved = F.grid_sample(images - BLACK, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return (moved + BLACK).contiguous(memory_format=_layout(images))
-
-
-def _layout(x: torch.Tensor) -> torch.memory_format:
-    return torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+    return moved + BLACK

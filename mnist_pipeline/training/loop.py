@@ -12,7 +12,7 @@ from tqdm import tqdm
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.params import TrainParams
 from mnist_pipeline.evaluation.scoring import score
-from mnist_pipeline.training.augment import is_on, random_affine
+from mnist_pipeline.training.augment import random_affine
 from mnist_pipeline.training.device import fast_kernels
 from mnist_pipeline.training.optim import (
     PER_STEP_SCHEDULES,
@@ -129,7 +129,7 @@ def train_epoch(model, optimizer, x, y, params: TrainParams, generator: torch.Ge
     """
     model.train()
     n = len(y)
-    augment = is_on(params.augment_rotate, params.augment_translate, params.augment_scale)
+    augment = params.augment_rotate or params.augment_translate or params.augment_scale  # all 0: draw nothing
     order = torch.randperm(n, generator=generator).to(x.device)
     loss_sum = torch.zeros((), device=x.device)
     correct = torch.zeros((), dtype=torch.long, device=x.device)
