@@ -2,26 +2,19 @@
 checkpoints and training metrics."""
 
 import argparse
-from dataclasses import asdict
 
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.catalog import hyperparameter_types
 from mnist_pipeline.core.command import run_command
-from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import write_json
 from mnist_pipeline.core.params import Recipe, load_params, model_recipe
-from mnist_pipeline.data.splits import load_split, normalize
-from mnist_pipeline.training.architectures import build_model, count_parameters, summary
+from mnist_pipeline.data.splits import load_split
+from mnist_pipeline.training.architectures import count_parameters
 from mnist_pipeline.training.checkpoint import save_checkpoint
-from mnist_pipeline.training.device import (
-    make_deterministic,
-    peak_memory_mib,
-    select_device,
-    set_threads,
-)
+from mnist_pipeline.training.device import peak_memory_mib
 from mnist_pipeline.training.live import epoch_logger
-from mnist_pipeline.training.loop import Run, fit
-from mnist_pipeline.training.resume import ResumeState, fingerprint, project_code
+from mnist_pipeline.training.loop import Run
+from mnist_pipeline.training.session import require_same_params, train_model
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,32 +23,14 @@ def main(argv: list[str] | None = None) -> None:
     name = parser.parse_args(argv).model
 
     recipe = model_recipe(load_params(), name, hyperparameter_types(name))
-    device = select_device(recipe.train.device)
-    set_threads(recipe.train.threads)
-    make_deterministic(recipe.train.seed)
     train, val = load_split(paths.prepared_split("train")), load_split(paths.prepared_split("val"))
-    model = build_model(name, **recipe.hyperparameters)
-    print(summary(model))
-    model.to(device)
-    print(f"Training {name} on {device}: {len(train)} train / {len(val)} validation images")
-
-    run_config = {"model": name, **asdict(recipe), "device": device.type}
-    inputs = [paths.prepared_split("train"), paths.prepared_split("val"), *project_code()]
-    resume = ResumeState(paths.resume_state(name), fingerprint(run_config, inputs))
+    inputs = [paths.prepared_split("train"), paths.prepared_split("val")]
     with epoch_logger(paths.live_dir(name)) as log_epoch:
-        run = fit(
-            model,
-            normalize(train.images.to(device)), train.labels.to(device),
-            normalize(val.images.to(device)), val.labels.to(device),
-            recipe.train, resume=resume, on_epoch=log_epoch,
-        )
-    if model_recipe(load_params(), name, hyperparameter_types(name)) != recipe:
-        raise PipelineError(
-            f"{paths.PARAMS_FILE}: the recipe of models.{name} changed while it trained; nothing was written, "
-            "run `dvc repro` again"
-        )
-    write_outputs(name, recipe, run, model, device.type)
-    resume.clear()  # only now: a run killed before this point resumes instead of starting over
+        trained = train_model(name, recipe, train, val, paths.resume_state(name), inputs, on_epoch=log_epoch)
+    require_same_params(name, recipe, model_recipe(load_params(), name, hyperparameter_types(name)))
+    run = trained.run
+    write_outputs(name, recipe, run, trained.model, trained.device.type)
+    trained.resume.clear()  # only now: a run killed before this point resumes instead of starting over
     print(
         f"{name}: best validation accuracy {run.best.val_accuracy:.2%} at epoch {run.best.epoch}, "
         f"{run.seconds:.1f} s for {run.epochs_run} epochs"

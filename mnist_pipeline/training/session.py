@@ -1,0 +1,62 @@
+"""One model trained from its recipe on a (train, val) pair: what the train stage and each
+cross-validation fold share."""
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.params import Recipe
+from mnist_pipeline.core.paths import PARAMS_FILE
+from mnist_pipeline.data.splits import Split, normalize
+from mnist_pipeline.training.architectures import build_model, summary
+from mnist_pipeline.training.device import (
+    make_deterministic,
+    select_device,
+    set_threads,
+)
+from mnist_pipeline.training.loop import Run, fit
+from mnist_pipeline.training.resume import ResumeState, fingerprint, project_code
+
+
+@dataclass
+class Trained:
+    run: Run
+    model: nn.Module
+    device: torch.device
+    resume: ResumeState  # cleared by the caller once its outputs are written
+
+
+def train_model(name: str, recipe: Recipe, train: Split, val: Split, resume_path: Path, inputs: list[Path],
+                on_epoch=lambda stats: None) -> Trained:
+    """Seed, build and train model `name`, resuming from resume_path if a killed run of the same
+    recipe, input files (inputs) and code left its state there."""
+    device = select_device(recipe.train.device)
+    set_threads(recipe.train.threads)
+    make_deterministic(recipe.train.seed)
+    model = build_model(name, **recipe.hyperparameters)
+    print(summary(model))
+    model.to(device)
+    print(f"Training {name} on {device}: {len(train)} train / {len(val)} validation images")
+
+    run_config = {"model": name, **asdict(recipe), "device": device.type}
+    resume = ResumeState(resume_path, fingerprint(run_config, [*inputs, *project_code()]))
+    run = fit(
+        model,
+        normalize(train.images.to(device)), train.labels.to(device),
+        normalize(val.images.to(device)), val.labels.to(device),
+        recipe.train, resume=resume, on_epoch=on_epoch,
+    )
+    return Trained(run, model, device, resume)
+
+
+def require_same_params(name: str, started_with, now, rerun: str = "dvc repro") -> None:
+    """Refuse to write results when params.yaml changed what `name` trained with while it trained
+    (DVC would record the new params beside results of the old ones)."""
+    if now != started_with:
+        raise PipelineError(
+            f"{PARAMS_FILE}: the recipe of models.{name} changed while it trained; nothing was written, "
+            f"run `{rerun}` again"
+        )
