@@ -14,6 +14,7 @@ from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import atomic_write_bytes
 from mnist_pipeline.core.params import (
     check_sections,
+    crossval_params,
     download_params,
     evaluate_params,
     load_params,
@@ -30,6 +31,7 @@ def check(params: dict) -> None:
     download_params(params)
     preprocess_params(params)
     evaluate_params(params)
+    crossval_params(params)
     for name in model_names(params):
         if name not in model_files():
             raise PipelineError(f"{paths.PARAMS_FILE}: models.{name}: no file models/{name}.py")

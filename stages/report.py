@@ -1,4 +1,5 @@
-"""Stage report: one table (markdown and CSV) of every model in params.yaml, from their summaries."""
+"""Stage report: one table (markdown and CSV) of every model in params.yaml, from their summaries
+and, where it ran with the model's current params, its cross-validation."""
 
 import argparse
 
@@ -6,12 +7,22 @@ from mnist_pipeline.core import paths
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.files import atomic_write_bytes, write_csv
 from mnist_pipeline.core.params import load_params, model_names
-from mnist_pipeline.evaluation.report import build_report, read_row, to_markdown
+from mnist_pipeline.evaluation.crossval import current_result
+from mnist_pipeline.evaluation.report import (
+    build_report,
+    read_crossval,
+    read_row,
+    to_markdown,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    report = build_report([read_row(paths.summary(name)) for name in model_names(load_params())])
+    params = load_params()
+    names = model_names(params)
+    crossval = read_crossval(paths.CROSSVAL_METRICS)
+    report = build_report([read_row(paths.summary(name)) for name in names],
+                          [current_result(crossval, params, name) for name in names])
     write_csv(report, paths.REPORT_CSV)
     markdown = to_markdown(report)
     atomic_write_bytes(paths.REPORT_MD, markdown.encode())

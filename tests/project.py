@@ -10,7 +10,8 @@ import yaml
 from tests.synthetic import sha256_of, write_mirror
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ("dvc.yaml", "params.yaml", "stages", "models", "mnist_pipeline")
+PROJECT_FILES = ("dvc.yaml", "params.yaml", "stages", "models", "mnist_pipeline", "crossval/dvc.yaml",
+                 "crossval/metrics.json")
 
 
 def copy_project(dest: Path, raw_files: dict[str, bytes], mirror_dir: Path) -> Path:
@@ -20,6 +21,7 @@ def copy_project(dest: Path, raw_files: dict[str, bytes], mirror_dir: Path) -> P
         if source.is_dir():
             shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
     mirror = write_mirror(mirror_dir, raw_files)
     params = yaml.safe_load((dest / "params.yaml").read_text())

@@ -213,3 +213,32 @@ def test_a_running_experiment_shows_its_latest_epoch_in_exp_show(repo):
     assert seen is not None, "no live metrics while the experiment ran"
     assert 1 <= seen["step"] < epochs and set(EPOCH_METRICS) <= set(seen)
     assert 0 < seen["val_accuracy"] <= 1
+
+
+def _report_cells(root, model):
+    row = next(line for line in (root / "metrics/report.md").read_text().splitlines() if line.startswith(f"| `{model}` |"))
+    return [cell.strip() for cell in row.strip("|").split("|")]
+
+
+def test_crossval_runs_on_request_and_the_report_shows_only_current_results(repo):
+    root, env = repo
+    run(["git", "checkout", "--", "."], root, env)
+    assert _ran(run(["dvc", "repro"], root, env).stdout) == set()  # the default pipeline never cross-validates
+    assert all(_report_cells(root, model)[-1] == "not run" for model in MODELS)
+
+    result = run(["dvc", "exp", "run", "crossval/dvc.yaml", "-S", "crossval.folds=[1,2]"], root, env)
+    folds = {f"crossval/dvc.yaml:fold@{model}-{fold}" for model in MODELS for fold in (1, 2)}
+    assert _ran(result.stdout) == {"check", "crossval/dvc.yaml:split", *folds, "crossval/dvc.yaml:report"}
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], root, env).stdout)
+    summary = next(iter(shown.values()))["data"]["crossval/metrics.json"]["data"]
+    assert summary["folds"] == 2 and "model_2 - model_1" in summary["comparisons"]
+    assert _ran(run(["dvc", "repro", "crossval/dvc.yaml"], root, env).stdout) == set()
+
+    # The main report picks the results up (only it reruns), and drops a model's once its recipe changes.
+    assert _ran(run(["dvc", "repro"], root, env).stdout) == {"report"}
+    for model in MODELS:
+        accuracy = summary[model]["val_accuracy"]
+        assert _report_cells(root, model)[-1] == f"{accuracy['mean'] * 100:.2f} ± {accuracy['std'] * 100:.2f}%"
+    run(["dvc", "exp", "run", "-S", "models.model_2.lr=0.01"], root, env)
+    assert _report_cells(root, "model_2")[-1] == "not run"
+    assert _report_cells(root, "model_1")[-1] != "not run"

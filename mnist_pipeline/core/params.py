@@ -91,6 +91,22 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
+class CrossvalParams:
+    """k-fold cross-validation (crossval/dvc.yaml): DVC makes one stage per entry of `folds`, so the
+    list is the folds themselves, 1..k."""
+
+    folds: list = check(
+        lambda v: len(v) >= 2 and [type(i) for i in v] == [int] * len(v) and v == list(range(1, len(v) + 1)),
+        "the fold numbers 1..k for k >= 2, e.g. [1, 2, 3, 4, 5]",
+    )
+    seed: int = anything()
+
+    @property
+    def k(self) -> int:
+        return len(self.folds)
+
+
+@dataclass(frozen=True)
 class Recipe:
     """What one model is trained with: the merged training params and its constructor's hyperparameters."""
 
@@ -179,7 +195,7 @@ def _section_params(cls: type, params: dict, name: str) -> Any:
     return _build(cls, values, where)
 
 
-SECTIONS = ("download", "preprocess", "train", "models", "evaluate")
+SECTIONS = ("download", "preprocess", "train", "models", "evaluate", "crossval")
 
 
 def check_sections(params: dict) -> None:
@@ -213,6 +229,10 @@ def preprocess_params(params: dict) -> PreprocessParams:
 
 def evaluate_params(params: dict) -> EvaluateParams:
     return _section_params(EvaluateParams, params, "evaluate")
+
+
+def crossval_params(params: dict) -> CrossvalParams:
+    return _section_params(CrossvalParams, params, "crossval")
 
 
 def model_names(params: dict) -> list[str]:

@@ -17,6 +17,13 @@ SUMMARY_DIR = METRICS_DIR / "summary"    # one row per model, gathered by the re
 REPORT_MD = METRICS_DIR / "report.md"
 REPORT_CSV = METRICS_DIR / "report.csv"
 RESUME_DIR = Path(".resume")             # outside every DVC output: DVC deletes those on rerun
+# Cross-validation, a pipeline of its own (crossval/dvc.yaml) that runs on request.
+CROSSVAL_DIR = Path("crossval")
+CROSSVAL_FOLDS = CROSSVAL_DIR / "folds.pt"          # the fold of each training image
+CROSSVAL_REPORT = CROSSVAL_DIR / "report.md"
+# Every model's mean, spread and interval: no stage's declared output, so that the main report can
+# depend on it without `dvc repro` running cross-validation (see crossval/dvc.yaml).
+CROSSVAL_METRICS = CROSSVAL_DIR / "metrics.json"
 
 
 def prepared_split(split: str) -> Path:
@@ -55,3 +62,16 @@ def summary(model: str) -> Path:
 
 def resume_state(model: str) -> Path:
     return RESUME_DIR / f"{model}.pt"
+
+
+def fold_result(model: str, fold: int) -> Path:
+    """One fold's validation accuracy and loss after training on the other folds."""
+    return CROSSVAL_DIR / "results" / model / f"fold_{fold}.json"
+
+
+def fold_plot(model: str) -> Path:
+    return CROSSVAL_DIR / "plots" / f"{model}.csv"
+
+
+def fold_resume_state(model: str, fold: int) -> Path:
+    return RESUME_DIR / "crossval" / f"{model}-fold_{fold}.pt"

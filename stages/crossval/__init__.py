@@ -1,0 +1,1 @@
+"""The cross-validation pipeline's stages (crossval/dvc.yaml): split -> fold@<model>-<fold> -> report."""

@@ -1,0 +1,218 @@
+"""Cross-validation: stratified folds, honest intervals, current-only results, and stages that keep
+the project's guarantees (exact deps, byte-identical reruns, resume, one-line errors)."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.params import crossval_params, model_names
+from mnist_pipeline.data.folds import assign_folds
+from mnist_pipeline.evaluation.crossval import (
+    current_result,
+    interval,
+    paired_difference,
+    params_digest,
+    summarize,
+    t_quantile,
+)
+from tests.project import ROOT, copy_project, environment, project_params, run
+from tests.synthetic import make_raw
+from tests.test_dvc_yaml import IMPORTS, Recorder, _files, _params_read, _within
+
+CROSSVAL_YAML = yaml.safe_load((ROOT / "crossval/dvc.yaml").read_text())
+STAGES = CROSSVAL_YAML["stages"]
+MODELS = model_names(project_params())
+
+
+# --- folds and statistics ------------------------------------------------------------------------
+
+def test_folds_are_stratified_cover_every_image_once_and_follow_the_seed():
+    labels = torch.arange(1003) % 10
+    labels = labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(3))]
+    folds = assign_folds(labels, k=5, seed=0)
+    assert folds.dtype == torch.uint8 and set(folds.tolist()) == {1, 2, 3, 4, 5}
+    for label in range(10):
+        per_fold = torch.bincount(folds[labels == label].long(), minlength=6)[1:]
+        assert per_fold.max() - per_fold.min() <= 1, label
+    assert torch.equal(folds, assign_folds(labels, k=5, seed=0))
+    assert not torch.equal(folds, assign_folds(labels, k=5, seed=1))
+
+
+def test_more_folds_than_a_class_has_images_is_one_line():
+    labels = torch.tensor([0, 0, 0, 1, 1, 1, 1, 2, 2, 2])
+    with pytest.raises(PipelineError, match=r"^params.yaml: crossval.folds: 4 folds, but a class has only 3 "
+                                            r"training images \(allowed: 2..3 folds\)$"):
+        assign_folds(labels, k=4, seed=0)
+
+
+@pytest.mark.parametrize("folds", [[1], [1, 3], [0, 1], [1, 2, "3"], 5, [True, 2]])
+def test_bad_folds_are_refused_naming_the_key(folds):
+    with pytest.raises(PipelineError, match=r"^params.yaml: crossval.folds: "):
+        crossval_params({"crossval": {"folds": folds, "seed": 0}})
+
+
+def test_t_quantiles_match_published_tables():
+    for df, expected in ((1, 12.706), (2, 4.303), (4, 2.776), (9, 2.262), (30, 2.042)):
+        assert t_quantile(0.975, df) == pytest.approx(expected, abs=1e-3), df
+
+
+def test_interval_of_the_mean_and_the_corrected_paired_difference():
+    assert interval([1.0, 2.0, 3.0]) == pytest.approx(
+        {"mean": 2.0, "std": 1.0, "ci95_low": 2 - 4.3027 / 3**0.5, "ci95_high": 2 + 4.3027 / 3**0.5}, abs=1e-4)
+    a, b = [0.90, 0.91, 0.92, 0.93, 0.94], [0.91, 0.93, 0.92, 0.95, 0.95]
+    difference = paired_difference(a, b)
+    plain = interval([y - x for x, y in zip(a, b)])
+    assert difference["mean"] == pytest.approx(0.012)
+    # Wider than the plain interval by sqrt((1/k + 1/(k-1)) / (1/k)) for k = 5.
+    ratio = (difference["ci95_high"] - difference["mean"]) / (plain["ci95_high"] - plain["mean"])
+    assert ratio == pytest.approx((1 + 5 / 4) ** 0.5, rel=1e-3)
+
+
+def _folds(*accuracies):
+    return [{"fold": i + 1, "val_accuracy": a, "val_loss": 1 - a} for i, a in enumerate(accuracies)]
+
+
+def test_a_result_is_current_only_for_the_params_it_ran_with():
+    params = project_params()
+    results = {"model_1": _folds(0.98, 0.99, 0.985), "model_2": _folds(0.97, 0.975, 0.98)}
+    summary = summarize(results, {name: params_digest(params, name) for name in results})
+    assert current_result(summary, params, "model_1")["mean"] == pytest.approx(0.985)
+    assert current_result(summary, params, "model_3") is None  # never cross-validated
+
+    changed = yaml.safe_load(yaml.safe_dump(params))
+    changed["models"]["model_2"]["lr"] = 0.01
+    assert current_result(summary, changed, "model_2") is None
+    assert current_result(summary, changed, "model_1") is not None  # its recipe did not change
+    for section, key, value in (("train", "epochs", 3), ("crossval", "seed", 7)):
+        changed = yaml.safe_load(yaml.safe_dump(params))
+        changed[section][key] = value
+        assert current_result(summary, changed, "model_1") is None, section
+    changed = yaml.safe_load(yaml.safe_dump(params))
+    changed["evaluate"]["device"] = "cpu"  # nothing cross-validation reads
+    assert current_result(summary, changed, "model_1") is not None
+    assert "model_2 - model_1" in summary["comparisons"]
+
+
+# --- crossval/dvc.yaml declares what its stages do ----------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_code_deps_are_exactly_the_imported_project_files(name):
+    stage = STAGES[name]
+    model = MODELS[0] if "matrix" in stage else ""
+    result = subprocess.run([sys.executable, "-c", IMPORTS, stage["cmd"].split()[2], model], cwd=ROOT,
+                            capture_output=True, text=True, check=True)
+    declared = {d.replace("${item.model}", model) for d in stage["deps"] if d.endswith(".py")}
+    assert declared == set(json.loads(result.stdout))
+
+
+def test_stages_follow_params_yaml_and_the_plot_has_every_model():
+    assert STAGES["fold"]["matrix"] == {"model": "${models}", "fold": "${crossval.folds}"}
+    assert all(stage["wdir"] == ".." for stage in STAGES.values())
+    (plot,) = CROSSVAL_YAML["plots"]
+    (spec,) = plot.values()
+    assert sorted(spec["y"]) == sorted(f"plots/{m}.csv" for m in MODELS)
+    main = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["report"]
+    assert "crossval/metrics.json" in main["deps"] and CROSSVAL_YAML["metrics"] == ["metrics.json"]
+
+
+def _declared(stage: dict, model: str, fold: int) -> set[str]:
+    paths = set()
+    for key in ("outs", "metrics", "plots"):
+        for entry in stage.get(key) or []:
+            path = next(iter(entry)) if isinstance(entry, dict) else entry
+            paths.add(path.replace("${item.model}", model).replace("${item.fold}", str(fold)))
+    return paths
+
+
+def _declared_params(stage: dict, model: str) -> list[str]:
+    return sorted(p.replace("${item.model}", model) for p in stage["params"])
+
+
+def test_each_stage_reads_and_writes_exactly_what_crossval_dvc_yaml_declares(tmp_path, raw_files, monkeypatch):
+    import importlib
+
+    root = copy_project(tmp_path / "project", raw_files, tmp_path / "mirror")
+    run([sys.executable, "-m", "stages.download"], root, environment(tmp_path))
+    monkeypatch.chdir(root)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["crossval"]["folds"] = [1, 2]
+    commands = [("split", [])] + [("fold", [m, str(f)]) for m in MODELS for f in (1, 2)] + [("report", [])]
+    for key, argv in commands:
+        stage = STAGES[key]
+        module = importlib.import_module(stage["cmd"].split()[2])
+        log: set = set()
+        monkeypatch.setattr(module, "load_params", lambda log=log: Recorder(params, log))
+        before = _files(root)
+        module.main(argv)
+        written = {path for path, data in _files(root).items() if before.get(path) != data}
+        model, fold = (argv + ["", "0"])[:2]
+        declared = _declared(stage, model, int(fold))
+        unhashed = {"crossval/metrics.json"} if key == "report" else set()
+        assert {p for p in written - unhashed if not any(_within(p, d) for d in declared)} == set(), key
+        assert {d for d in declared if not any(_within(p, d) for p in written)} == set(), key
+        assert written >= unhashed, key
+        assert _params_read(log) == _declared_params(stage, model), key
+
+
+# --- the fold stage as DVC runs it ---------------------------------------------------------------
+
+def _project(base: Path, raw: dict, **train):
+    root = copy_project(base / "project", raw, base / "mirror")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["crossval"]["folds"] = [1, 2, 3]
+    params["train"].update(train)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = environment(base)
+    for stage in ("download", "crossval.split"):
+        run([sys.executable, "-m", f"stages.{stage}"], root, env)
+    return root, env
+
+
+def test_fold_errors_are_one_line(tmp_path, raw_files):
+    root, env = _project(tmp_path, raw_files)
+    for argv, message in (
+        (["model_9", "1"], "unknown model 'model_9' (available: model_1, model_2"),
+        (["model_1", "4"], "error: fold 4: not one of params.yaml's crossval.folds (1..3)"),
+    ):
+        result = run([sys.executable, "-m", "stages.crossval.fold", *argv], root, env, check=False)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines() == [result.stderr.strip().splitlines()[-1]]
+        assert message in result.stderr, argv
+    assert not (root / "crossval/results").exists()
+
+
+FOLD_RESULT = "crossval/results/model_1/fold_2.json"
+
+
+def test_a_fold_killed_mid_run_resumes_to_the_bytes_of_an_uninterrupted_one(tmp_path):
+    raw = make_raw(n_train=3000, n_test=100, seed=1)
+    reference, env = _project(tmp_path / "a", raw, epochs=3, batch_size=8)
+    command = [sys.executable, "-m", "stages.crossval.fold", "model_1", "2"]
+    run(command, reference, env)
+    first = (reference / FOLD_RESULT).read_bytes()
+    run(command, reference, env)
+    assert (reference / FOLD_RESULT).read_bytes() == first, "a rerun changed the fold's result"
+    assert json.loads(first)["train_images"] + json.loads(first)["val_images"] == 3000
+
+    root, env = _project(tmp_path / "b", raw, epochs=3, batch_size=8)
+    state = root / ".resume/crossval/model_1-fold_2.pt"
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not state.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.poll() is None, "the fold finished before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (root / FOLD_RESULT).exists()
+    resumed = run(command, root, env)
+    assert "resuming after epoch" in resumed.stderr
+    assert (root / FOLD_RESULT).read_bytes() == first
+    assert not state.exists()
