@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     write_json(
         {
             "fold": fold,
+            "folds": crossval.k,
+            "folds_seed": crossval.seed,
             "train_images": len(train),
             "val_images": len(val),
             # The last epoch's, not the best epoch's: choosing the epoch on this fold would flatter it.
