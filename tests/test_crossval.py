@@ -216,3 +216,43 @@ def test_a_fold_killed_mid_run_resumes_to_the_bytes_of_an_uninterrupted_one(tmp_
     assert "resuming after epoch" in resumed.stderr
     assert (root / FOLD_RESULT).read_bytes() == first
     assert not state.exists()
+
+
+# --- comparing one model's cross-validation between revisions ------------------------------------
+
+def _commit_results(root: Path, env: dict, accuracies: list[float], message: str, seed: int = 0) -> None:
+    folder = root / "crossval/results/model_2"
+    folder.mkdir(parents=True, exist_ok=True)
+    for fold, accuracy in enumerate(accuracies, 1):
+        result = {"fold": fold, "folds": len(accuracies), "folds_seed": seed, "val_images": 100,
+                  "val_accuracy": accuracy, "val_loss": 0.1}
+        (folder / f"fold_{fold}.json").write_text(json.dumps(result))
+    run(["git", "add", "-A"], root, env)
+    run(["git", "commit", "-q", "-m", message], root, env)
+
+
+def test_compare_pairs_two_revisions_fold_by_fold(tmp_path, monkeypatch, capsys):
+    from mnist_pipeline import compare
+
+    env = environment(tmp_path)
+    monkeypatch.setattr("os.environ", env)
+    run(["git", "init", "-q", "-b", "main"], tmp_path, env)
+    _commit_results(tmp_path, env, [0.980, 0.982, 0.981, 0.979, 0.983], "A")
+    run(["git", "tag", "before"], tmp_path, env)
+    _commit_results(tmp_path, env, [0.985, 0.986, 0.986, 0.984, 0.987], "B")
+    # A DVC experiment is a ref under refs/exps, found by its name.
+    run(["git", "update-ref", "refs/exps/ab/cdef/my-exp", "HEAD"], tmp_path, env)
+    run(["git", "reset", "-q", "--hard", "before"], tmp_path, env)
+    monkeypatch.chdir(tmp_path)
+
+    compare.main(["model_2", "main", "my-exp"])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("model_2, my-exp - main: +0.46 pp, 95% interval +0.") and last.endswith("my-exp better")
+    compare.main(["model_2", "my-exp", "workspace"])
+    assert capsys.readouterr().out.strip().endswith("my-exp better")
+
+    _commit_results(tmp_path, env, [0.980, 0.982, 0.981, 0.979, 0.983], "other folds", seed=1)
+    with pytest.raises(PipelineError, match="cross-validated model_2 on different folds"):
+        compare.main(["model_2", "HEAD", "my-exp"])
+    with pytest.raises(PipelineError, match="^no-such-revision: not a git commit"):
+        compare.main(["model_2", "HEAD", "no-such-revision"])
