@@ -10,7 +10,6 @@ gets the same corrected 95% interval as the cross-validation report's model comp
 import argparse
 import json
 import subprocess
-from pathlib import Path
 
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.command import run_command
