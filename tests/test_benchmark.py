@@ -96,3 +96,19 @@ def test_benchmark_covers_every_model_in_params():
     from tests.project import project_params
 
     assert list(speed.recipes()) == model_names(project_params())
+
+
+def test_time_to_accuracy_stops_at_the_first_epoch_that_reaches_the_target(data):
+    from benchmarks.time_to_accuracy import time_to_accuracy
+    from mnist_pipeline.core.params import Recipe
+
+    train_x, train_y, val_x, val_y = data
+    splits = {"train": (train_x, train_y), "val": (val_x, val_y), "test": (val_x, val_y)}
+    recipe = Recipe(train_params(epochs=4, batch_size=32, lr=0.01), {"dropout": 0.0})
+    never = time_to_accuracy("model_2", recipe, splits, target=1.01)
+    assert never["reached"] is False and never["epochs"] == 4 and 0 < never["best_val_accuracy"] <= 1
+    target = never["best_val_accuracy"]  # reached at the best epoch, or before it
+    reached = time_to_accuracy("model_2", recipe, splits, target=target)
+    assert reached["reached"] and 1 <= reached["epoch"] <= 4 and reached["val_accuracy"] >= target
+    assert reached["test_accuracy"] == reached["val_accuracy"]  # "test" is the validation split here
+    assert reached["seconds"] > 0
