@@ -67,8 +67,12 @@ def test_table_reports_ratios_and_pipeline_figures():
         "machine": {"cpu": "test cpu", "cores": 2, "torch_threads": 2, "torch": "2.13.0"},
         "epochs_timed": 3, "train_images": 55000, "matmul_gflops": 171.4,
         "models": {"model_1": model, "model_2": model},
+        "time_to_accuracy": {"target": 0.99, "models": {
+            "model_1": {"reached": False, "epochs": 12, "seconds": 44.0, "best_val_accuracy": 0.988},
+            "model_2": {"reached": True, "epoch": 9, "seconds": 31.26, "val_accuracy": 0.9902, "test_accuracy": 0.9911},
+        }},
         "pipeline": {
-            "dvc_repro_force_s": 58.2, "dvc_repro_noop_s": 1.3, "outputs": 16, "outputs_differing_from_workspace": ["metrics/report.md"],
+            "dvc_repro_force_s": 58.2, "fixed_cost_s": 20.2, "dvc_repro_noop_s": 1.3, "outputs": 16, "outputs_differing_from_workspace": ["metrics/report.md"],
             "train_peak_memory_mib": {"model_1": 700.0, "model_2": 690.0},
             "train_seconds": {"model_1": 20.0, "model_2": 18.0},
             "test_accuracy": {"model_1": 0.988, "model_2": 0.9874},
@@ -78,7 +82,9 @@ def test_table_reports_ratios_and_pipeline_figures():
     assert "| | model_1 | model_2 |" in text
     assert "| **speed-up over the seed-style reference** | **3.50x** | **3.50x** |" in text
     assert "60.0 GFLOP/s (35%)" in text and "171 GFLOP/s" in text and "1.15 s (+15%)" in text
-    assert "**58 s**" in text and "**1.3 s**" in text and "98.74%" in text
+    assert "| training time to 99.0% validation accuracy, with its recipe | not reached in 12 epochs (44 s) | 31.3 s (epoch 9) |" in text
+    assert "| test accuracy at that epoch | - | 99.11% |" in text
+    assert "**58 s**, of which **20 s** is not training" in text and "**1.3 s**" in text and "98.74%" in text
     assert "(`dvc.lock` hashes): **15 of 16** (differing: `metrics/report.md`)." in text
 
 
