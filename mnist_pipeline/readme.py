@@ -1,7 +1,8 @@
 """README blocks regenerated from real outputs: `python -m mnist_pipeline.readme` after `dvc repro`.
 
 A block is the text between `<!-- NAME:start -->` and `<!-- NAME:end -->`. The results block is
-the report stage's `metrics/report.md`; the benchmark writes the performance block.
+the report stage's `metrics/report.md`, the crossval block cross-validation's `crossval/report.md`;
+the benchmark writes the performance block.
 """
 
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import atomic_write_bytes
-from mnist_pipeline.core.paths import REPORT_MD
+from mnist_pipeline.core.paths import CROSSVAL_REPORT, REPORT_MD
 
 README = Path("README.md")
 
@@ -29,12 +30,13 @@ def replace_block(path: Path, name: str, content: str) -> None:
 
 
 def main() -> None:
-    try:
-        report = REPORT_MD.read_text()
-    except OSError as exc:
-        raise PipelineError(f"{REPORT_MD}: cannot read ({exc.strerror}); run `dvc repro` first") from None
-    replace_block(README, "results", report)
-    print(f"{README}: results block updated from {REPORT_MD}")
+    for name, report, command in (("results", REPORT_MD, "dvc repro"), ("crossval", CROSSVAL_REPORT, "dvc repro crossval/dvc.yaml")):
+        try:
+            text = report.read_text()
+        except OSError as exc:
+            raise PipelineError(f"{report}: cannot read ({exc.strerror}); run `{command}` first") from None
+        replace_block(README, name, text)
+        print(f"{README}: {name} block updated from {report}")
 
 
 if __name__ == "__main__":

@@ -169,7 +169,9 @@ def test_each_stage_reads_and_writes_exactly_what_dvc_yaml_declares(tmp_path, ra
 def test_readme_results_are_the_pipelines_report():
     from mnist_pipeline.readme import block
 
-    assert block((ROOT / "README.md").read_text(), "results") == (ROOT / "metrics/report.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert block(readme, "results") == (ROOT / "metrics/report.md").read_text()
+    assert block(readme, "crossval") == (ROOT / "crossval/report.md").read_text()
 
 
 def test_readme_blocks_are_replaced_between_their_markers(tmp_path):

@@ -109,10 +109,9 @@ def pp(value: float, sign: bool = False) -> str:
 def to_markdown(summary: dict, results: dict[str, list[dict]], images: int, seed: int) -> str:
     k = summary["folds"]
     lines = [
-        f"# Cross-validation: {k} folds of the {images:,} training images",
-        "",
-        f"Stratified by class (seed {seed}). Each model is trained with its own recipe on all folds but one",
-        "and scored on that one after its last epoch; the 95% interval is that of the mean over folds.",
+        f"Cross-validation, {k} folds of the {images:,} training images, stratified by class (seed {seed}).",
+        "Each model is trained with its own recipe on all folds but one and scored on that one after its",
+        "last epoch; the 95% interval is that of the mean over folds.",
         "",
         "| model | validation accuracy, mean ± std (%) | 95% interval (%) | validation loss, mean ± std | "
         + " | ".join(f"fold {i}" for i in range(1, k + 1)) + " |",
