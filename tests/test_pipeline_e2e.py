@@ -223,6 +223,7 @@ def _report_cells(root, model):
 def test_crossval_runs_on_request_and_the_report_shows_only_current_results(repo):
     root, env = repo
     run(["git", "checkout", "--", "."], root, env)
+    run(["dvc", "checkout", "--force"], root, env)
     assert _ran(run(["dvc", "repro"], root, env).stdout) == set()  # the default pipeline never cross-validates
     assert all(_report_cells(root, model)[-1] == "not run" for model in MODELS)
 
