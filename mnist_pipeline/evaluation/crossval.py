@@ -72,10 +72,9 @@ def summarize(results: dict[str, list[dict]], digests: dict[str, str]) -> dict:
     validation accuracy and loss, and b - a for each pair of models in order."""
     summary: dict = {"folds": len(next(iter(results.values()))) if results else 0}
     for name, folds in results.items():
-        loss = interval([f["val_loss"] for f in folds])
         summary[name] = {
             "val_accuracy": interval([f["val_accuracy"] for f in folds]),
-            "val_loss": {"mean": loss["mean"], "std": loss["std"]},
+            "val_loss": interval([f["val_loss"] for f in folds]),
             "params_digest": digests[name],
         }
     summary["comparisons"] = {}
