@@ -32,6 +32,8 @@ def copy_project(dest: Path, raw_files: dict[str, bytes], mirror_dir: Path) -> P
     for block in params["models"].values():  # a model's own epochs (model_3's) too
         if block and "epochs" in block:
             block["epochs"] = 2
+        if block and "batch_size" in block:  # enough batches of the tiny data for onecycle's warmup
+            block["batch_size"] = 32
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return dest
 
