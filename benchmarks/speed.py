@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.ablation import AUGMENT, NO_AUGMENT
 from benchmarks.seed_reference import seed_dataset, seed_loader, seed_train_epoch
-from benchmarks.time_to_accuracy import TARGET, time_to_accuracy
+from benchmarks.time_to_accuracy import TARGET, prepared_data, time_to_accuracy
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.catalog import hyperparameter_types
 from mnist_pipeline.core.files import write_json
@@ -217,8 +217,7 @@ def measure(epochs: int, mirror: str | None, models: list[str] | None = None) ->
     results["matmul_gflops"] = max(peaks)
     for figures in results["models"].values():
         figures["share_of_matmul_peak"] = figures["achieved_gflops"] / results["matmul_gflops"]
-    data = {name: load_split(paths.prepared_split(name)) for name in ("train", "val", "test")}
-    data = {name: (normalize(split.images), split.labels) for name, split in data.items()}
+    data = prepared_data()
     results["time_to_accuracy"] = {"target": TARGET, "models": {
         name: time_to_accuracy(name, recipe, data, TARGET) for name, recipe in recipes().items() if name in results["models"]
     }}

@@ -2,7 +2,9 @@
 
 import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import yaml
@@ -81,3 +83,14 @@ def build(name: str):
     from mnist_pipeline.training.architectures import build_model
 
     return build_model(name, **model_recipe(project_params(), name, hyperparameter_types(name)).hyperparameters)
+
+
+def kill_once_saved(command: list[str], cwd: Path, env: dict[str, str], state: Path) -> None:
+    """Start a training command and SIGKILL it as soon as it has saved a resume state."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not state.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.poll() is None, "training finished before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()

@@ -2,10 +2,8 @@
 the project's guarantees (exact deps, byte-identical reruns, resume, one-line errors)."""
 
 import json
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,14 @@ from mnist_pipeline.evaluation.crossval import (
     summarize,
     t_quantile,
 )
-from tests.project import ROOT, copy_project, environment, project_params, run
+from tests.project import (
+    ROOT,
+    copy_project,
+    environment,
+    kill_once_saved,
+    project_params,
+    run,
+)
 from tests.synthetic import make_raw
 from tests.test_dvc_yaml import IMPORTS, Recorder, _files, _params_read, _within
 
@@ -204,13 +209,7 @@ def test_a_fold_killed_mid_run_resumes_to_the_bytes_of_an_uninterrupted_one(tmp_
 
     root, env = _project(tmp_path / "b", raw, epochs=3, batch_size=8)
     state = root / ".resume/crossval/model_1-fold_2.pt"
-    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not state.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert process.poll() is None, "the fold finished before it could be killed"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_once_saved(command, root, env, state)
     assert not (root / FOLD_RESULT).exists()
     resumed = run(command, root, env)
     assert "resuming after epoch" in resumed.stderr

@@ -1,10 +1,7 @@
 """Interrupted training resumes from its last completed epoch with byte-identical results."""
 
 import dataclasses
-import signal
-import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -15,7 +12,15 @@ from mnist_pipeline.core.paths import EPOCH_METRICS
 from mnist_pipeline.training.device import make_deterministic
 from mnist_pipeline.training.loop import fit
 from mnist_pipeline.training.resume import ResumeState
-from tests.project import ROOT, build, copy_project, environment, run, train_params
+from tests.project import (
+    ROOT,
+    build,
+    copy_project,
+    environment,
+    kill_once_saved,
+    run,
+    train_params,
+)
 from tests.synthetic import make_raw
 
 PARAMS = train_params(batch_size=32, epochs=4, lr=0.003, seed=3)
@@ -100,16 +105,7 @@ def test_sigkilled_training_resumes_to_identical_outputs(tmp_path):
 
     root, env = _project(tmp_path / "b", raw)
     state = root / ".resume" / "model_1.pt"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "stages.train", "model_1"], cwd=root, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while not state.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert process.poll() is None, "training finished before it could be killed"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_once_saved([sys.executable, "-m", "stages.train", "model_1"], root, env, state)
     for path in OUTPUTS:  # outputs are written only by a run that completes
         assert not (root / path).exists(), path
 
