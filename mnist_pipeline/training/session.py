@@ -1,6 +1,7 @@
 """One model trained from its recipe on a (train, val) pair: what the train stage and each
 cross-validation fold share."""
 
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from mnist_pipeline.core.params import Recipe
 from mnist_pipeline.core.paths import PARAMS_FILE
 from mnist_pipeline.data.splits import Split, normalize
 from mnist_pipeline.training.architectures import build_model, summary
+from mnist_pipeline.training.cores import claim_cores
 from mnist_pipeline.training.device import (
     make_deterministic,
     select_device,
@@ -43,12 +45,13 @@ def train_model(name: str, recipe: Recipe, train: Split, val: Split, resume_path
 
     run_config = {"model": name, **asdict(recipe), "device": device.type}
     resume = ResumeState(resume_path, fingerprint(run_config, [*inputs, *project_code()]))
-    run = fit(
-        model,
-        normalize(train.images.to(device)), train.labels.to(device),
-        normalize(val.images.to(device)), val.labels.to(device),
-        recipe.train, resume=resume, on_epoch=on_epoch,
-    )
+    with claim_cores(f"training {name}") if device.type == "cpu" else nullcontext():
+        run = fit(
+            model,
+            normalize(train.images.to(device)), train.labels.to(device),
+            normalize(val.images.to(device)), val.labels.to(device),
+            recipe.train, resume=resume, on_epoch=on_epoch,
+        )
     return Trained(run, model, device, resume)
 
 

@@ -1,0 +1,111 @@
+"""Trainings on one machine take turns on its cores: claims, waiting, release on kill, pinning."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from mnist_pipeline.training import cores
+from mnist_pipeline.training.cores import claim_cores, usable_cpus
+from tests.project import ROOT, build, train_params
+
+pytestmark = pytest.mark.skipif(cores.fcntl is None or len(usable_cpus()) < 2, reason="needs file locks and 2 CPUs")
+
+# Claims with `threads` torch threads in its own process once told to (a line on stdin), says when it
+# holds the cores, holds them `hold` s.
+CLAIMER = """
+import sys, time, torch
+from pathlib import Path
+from mnist_pipeline.training.cores import claim_cores
+torch.set_num_threads(int(sys.argv[2]))
+print("ready", flush=True)
+sys.stdin.readline()
+with claim_cores(sys.argv[3], Path(sys.argv[1])) as cpus:
+    print("claimed", time.time(), *cpus, flush=True)
+    time.sleep(float(sys.argv[4]))
+"""
+
+
+def claimer(lock_dir, threads, name, hold, go=True):
+    process = subprocess.Popen([sys.executable, "-c", CLAIMER, str(lock_dir), str(threads), name, str(hold)],
+                               cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "ready\n"
+    if go:
+        start(process)
+    return process
+
+
+def start(process):
+    process.stdin.write("go\n")
+    process.stdin.flush()
+
+
+def claimed_at(process) -> tuple[float, str]:
+    out, _ = process.communicate(timeout=60)
+    line = next(line for line in out.splitlines() if line.startswith("claimed"))
+    return float(line.split()[1]), out
+
+
+def test_a_training_on_every_core_waits_for_the_one_before_and_says_for_whom(tmp_path):
+    expected = usable_cpus()[: torch.get_num_threads()]
+    second = claimer(tmp_path, torch.get_num_threads(), "second", 0, go=False)  # not a child of a pinned thread
+    with claim_cores("training model_2", tmp_path, log=lambda line: None) as held:
+        assert held == expected
+        start(second)
+        time.sleep(1.5)
+        released = time.time()
+    claimed, out = claimed_at(second)
+    assert claimed >= released
+    assert out.count("Waiting for") == 1 and f"pid {os.getpid()}: training model_2" in out
+
+
+def test_trainings_of_one_thread_each_share_the_cores(tmp_path):
+    first, second = claimer(tmp_path, 1, "first", 3, go=False), claimer(tmp_path, 1, "second", 3, go=False)
+    start(first)
+    start(second)
+    (a, out_a), (b, out_b) = claimed_at(first), claimed_at(second)
+    assert abs(a - b) < 3, "the second claimed before the first let go"
+    assert {out_a.split()[2], out_b.split()[2]} == {str(c) for c in usable_cpus()[:2]}  # different cores
+    assert "Waiting" not in out_a + out_b
+
+
+def test_a_killed_training_leaves_its_cores_free(tmp_path):
+    holder = claimer(tmp_path, torch.get_num_threads(), "killed", 60)
+    assert holder.stdout.readline().startswith("claimed")
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    waited = []
+    with claim_cores("next", tmp_path, log=waited.append):
+        pass
+    assert waited == []
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux thread affinity")
+def test_threads_are_pinned_while_training_on_every_core_and_let_go_after(tmp_path):
+    before = os.sched_getaffinity(0)
+    with claim_cores("pinned", tmp_path, log=lambda line: None) as held:
+        if len(held) == len(before):
+            assert os.sched_getaffinity(0) == {held[0]}
+    assert os.sched_getaffinity(0) == before
+    assert all(os.sched_getaffinity(int(t)) == before for t in os.listdir("/proc/self/task"))
+
+
+def test_claiming_and_pinning_change_no_result(tmp_path, data):
+    from mnist_pipeline.training.loop import train_epoch, training_layout
+    from mnist_pipeline.training.optim import make_optimizer
+
+    def weights(claimed: bool) -> bytes:
+        torch.manual_seed(0)
+        model, x = training_layout(build("model_2"), data[0][:512])
+        params = train_params(batch_size=64)
+        optimizer = make_optimizer(model, params)
+        with claim_cores("result check", tmp_path, log=lambda line: None) if claimed else torch.no_grad():
+            torch.set_grad_enabled(True)
+            train_epoch(model, optimizer, x, data[1][:512], params, torch.Generator().manual_seed(0))
+        return b"".join(p.detach().contiguous().numpy().tobytes() for p in model.parameters())
+
+    assert weights(claimed=True) == weights(claimed=False)
