@@ -2,11 +2,21 @@
 
     python -m benchmarks.contention [--images N] [--repeats R]
 
-Each training is its own process (OpenMP reads its wait policy when torch loads): one epoch of
-model_2's default recipe over the first N prepared training images, every run the same bytes.
-The worker imports torch first, so the policy is the environment's: `default` (nothing set: libgomp
-spins a while), `PASSIVE` (what the project sets: waiting threads sleep) and a short spin. The busy process is a
-`while True` loop pinned to one core; this script starts and stops it. Prints medians and ratios.
+Each training is its own process, as DVC runs stages (OpenMP reads its wait policy when torch
+loads): one epoch of model_2's default recipe over the first N prepared training images, through
+the pipeline's own `claim_cores` where the setup says so. The setups, each measured in the same
+run:
+
+- `OMP_WAIT_POLICY=PASSIVE` (waiting threads sleep), no coordination: the project before this
+  work (libgomp's default, spinning a while, was worse still: 3.2x beside a busy core);
+- the project's default: PASSIVE, and trainings claim their cores (taking turns, pinned threads);
+- the same with `threads: 1` per training: the share a queued job can be given.
+
+The busy process is a `while True` loop pinned to the first CPU; this script starts and stops it.
+"Two at once" is the wall time of two training processes started together against that of the
+same two one after the other, start-up included (what a queue of two jobs feels); "beside a busy
+core" compares the epoch's time with the epoch's time alone. Prints medians and ratios, and whether every training of one thread
+count ended with the same weights.
 """
 
 import argparse
@@ -19,46 +29,52 @@ import time
 
 WORKER = r"""
 import hashlib, sys, time
+from contextlib import nullcontext
 import torch
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.catalog import hyperparameter_types
 from mnist_pipeline.core.params import load_params, model_recipe
 from mnist_pipeline.data.splits import load_split, normalize
 from mnist_pipeline.training.architectures import build_model
+from mnist_pipeline.training.cores import claim_cores
+from mnist_pipeline.training.device import set_threads
 from mnist_pipeline.training.loop import train_epoch, training_layout
 from mnist_pipeline.training.optim import make_optimizer
+images, claim, threads = int(sys.argv[1]), sys.argv[2] == "claim", int(sys.argv[3])
 recipe = model_recipe(load_params(), "model_2", hyperparameter_types("model_2"))
 split = load_split(paths.prepared_split("train"))
-n = int(sys.argv[1])
+set_threads(threads)
 torch.manual_seed(recipe.train.seed)
-model, x = training_layout(build_model("model_2", **recipe.hyperparameters), normalize(split.images[:n]))
+model, x = training_layout(build_model("model_2", **recipe.hyperparameters), normalize(split.images[:images]))
 optimizer = make_optimizer(model, recipe.train)
-start = time.perf_counter()
-train_epoch(model, optimizer, x, split.labels[:n], recipe.train, torch.Generator().manual_seed(recipe.train.seed))
-seconds = time.perf_counter() - start
+with claim_cores("contention benchmark", log=lambda line: None) if claim else nullcontext():
+    start = time.perf_counter()  # after the claim, as the train stage's clock: waiting is not training
+    train_epoch(model, optimizer, x, split.labels[:images], recipe.train,
+                torch.Generator().manual_seed(recipe.train.seed))
+    seconds = time.perf_counter() - start
 weights = b"".join(p.detach().contiguous().numpy().tobytes() for p in model.parameters())
 print(seconds, hashlib.sha256(weights).hexdigest())
 """
-BUSY = "import os; os.sched_setaffinity(0, {0})\nwhile True: pass"
-# How waiting OpenMP threads behave: libgomp's default spins up to 300,000 times before it sleeps.
-POLICIES = {
-    "default": {},
-    "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
-    "spin 10k": {"GOMP_SPINCOUNT": "10000"},
+BUSY = "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\nwhile True: pass"
+IMAGES = 30_000
+# name: (environment, claim cores, threads; 0 = one per core)
+SETUPS = {
+    "PASSIVE, no coordination": ({"OMP_WAIT_POLICY": "PASSIVE"}, False, 0),
+    "project default": ({"OMP_WAIT_POLICY": "PASSIVE"}, True, 0),
+    "project, threads 1 each": ({"OMP_WAIT_POLICY": "PASSIVE"}, True, 1),
 }
 
 
-def _env(policy: dict) -> dict:
+def _start(setup: tuple, images: int) -> subprocess.Popen:
+    policy, claim, threads = setup
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    return {**env, **policy}
-
-
-def _start(policy: dict, images: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WORKER, str(images)], env=_env(policy), stdout=subprocess.PIPE,
-                            text=True)
+    env.update(policy)  # the worker imports torch first: the policy is this one, not mnist_pipeline's default
+    args = [str(images), "claim" if claim else "free", str(threads)]
+    return subprocess.Popen([sys.executable, "-c", WORKER, *args], env=env, stdout=subprocess.PIPE, text=True)
 
 
 def _finish(process: subprocess.Popen) -> tuple[float, str]:
+    """The worker's epoch seconds and weights digest."""
     out, _ = process.communicate()
     if process.returncode:
         sys.exit(f"benchmark worker failed ({process.returncode})")
@@ -66,53 +82,60 @@ def _finish(process: subprocess.Popen) -> tuple[float, str]:
     return float(seconds), digest
 
 
-def measure(images: int, repeats: int) -> dict:
-    results, digests = {}, set()
-    for name, policy in POLICIES.items():
-        alone, busy, pair_wall, sequential = [], [], [], []
-        for _ in range(repeats):
-            first = _finish(_start(policy, images))
-            second = _finish(_start(policy, images))
-            alone += [first[0], second[0]]
-            sequential.append(first[0] + second[0])
-            digests |= {first[1], second[1]}
+def _busy_core():
+    return subprocess.Popen([sys.executable, "-c", BUSY])
 
-            hog = subprocess.Popen([sys.executable, "-c", BUSY])
+
+def measure(images: int = IMAGES, repeats: int = 2, setups: dict = SETUPS) -> dict:
+    """Per setup: median seconds alone, beside a busy core, and two at once vs one after the other."""
+    results, digests = {}, {}
+    samples = {name: {"alone": [], "busy": [], "pair": [], "sequential": []} for name in setups}
+    for _ in range(repeats):  # the setups take turns within each round, so drift hits them alike
+        for name, setup in setups.items():
+            s = samples[name]
+            seen = digests.setdefault(setup[2], set())
+            start = time.perf_counter()
+            first = _finish(_start(setup, images))
+            second = _finish(_start(setup, images))
+            s["sequential"].append(time.perf_counter() - start)
+            s["alone"] += [first[0], second[0]]
+            seen |= {first[1], second[1]}
+
+            hog = _busy_core()
             try:
-                seconds, digest = _finish(_start(policy, images))
+                seconds, digest = _finish(_start(setup, images))
             finally:
                 hog.kill()
                 hog.wait()
-            busy.append(seconds)
-            digests.add(digest)
+            s["busy"].append(seconds)
+            seen.add(digest)
 
             start = time.perf_counter()
-            pair = [_start(policy, images), _start(policy, images)]
-            for seconds, digest in map(_finish, pair):
-                digests.add(digest)
-            pair_wall.append(time.perf_counter() - start)
-        figures = {
-            "alone_s": statistics.median(alone),
-            "beside_busy_s": statistics.median(busy),
-            "two_at_once_wall_s": statistics.median(pair_wall),
-            "two_one_after_the_other_s": statistics.median(sequential),
+            for _, digest in map(_finish, [_start(setup, images), _start(setup, images)]):
+                seen.add(digest)
+            s["pair"].append(time.perf_counter() - start)
+    for name, s in samples.items():
+        alone, busy = statistics.median(s["alone"]), statistics.median(s["busy"])
+        pair, sequential = statistics.median(s["pair"]), statistics.median(s["sequential"])
+        results[name] = {
+            "alone_s": alone, "beside_busy_s": busy, "busy_slowdown": busy / alone,
+            "two_at_once_wall_s": pair, "one_after_the_other_wall_s": sequential,
+            "two_at_once_vs_sequential": pair / sequential,
         }
-        figures["busy_slowdown"] = figures["beside_busy_s"] / figures["alone_s"]
-        figures["two_at_once_vs_sequential"] = figures["two_at_once_wall_s"] / figures["two_one_after_the_other_s"]
-        results[name] = figures
-        print(name, json.dumps({k: round(v, 2) for k, v in figures.items()}), flush=True)
-    results["identical_weights_everywhere"] = len(digests) == 1
+        print(name, json.dumps({k: round(v, 2) for k, v in results[name].items()}), flush=True)
+    results["identical_weights_per_thread_count"] = all(len(d) == 1 for d in digests.values())
+    results["images"], results["repeats"] = images, repeats
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--images", type=int, default=IMAGES)
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     results = measure(args.images, args.repeats)
-    print(f"identical weights in every case: {results['identical_weights_everywhere']}")
-    for name in POLICIES:
+    print(f"identical weights for each thread count: {results['identical_weights_per_thread_count']}")
+    for name in SETUPS:
         r = results[name]
         print(f"{name}: alone {r['alone_s']:.2f} s; beside a busy core {r['busy_slowdown']:.2f}x slower; "
               f"two at once {r['two_at_once_vs_sequential']:.2f}x the time of one after the other")

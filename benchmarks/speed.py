@@ -24,6 +24,7 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmarks import contention
 from benchmarks.ablation import AUGMENT, NO_AUGMENT
 from benchmarks.seed_reference import seed_dataset, seed_loader, seed_train_epoch
 from benchmarks.time_to_accuracy import TARGET, prepared_data, time_to_accuracy
@@ -148,6 +149,18 @@ def output_hashes(lock: Path) -> dict:
     return {(stage, out["path"]): out["md5"] for stage, entry in stages.items() for out in entry.get("outs", [])}
 
 
+# Loaded by every Python process of the timed `dvc repro -f` (PYTHONPATH): each stage's wall time,
+# so that the fixed cost splits into what the stages do and what DVC does between them.
+STAGE_CLOCK = """import atexit, os, sys, time
+_start = time.time()
+def _log():  # sys.argv names the stage module only once `python -m` has found it
+    if sys.argv and os.path.basename(os.path.dirname(sys.argv[0])) in ("stages", "crossval"):
+        with open({log!r}, "a") as f:
+            f.write(f"{{_start}} {{time.time()}} {{sys.argv[0]}}\\n")
+atexit.register(_log)
+"""
+
+
 def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict:
     """`dvc repro -f` and no-op `dvc repro` wall times in a fresh copy of the project."""
     files = subprocess.run(
@@ -168,8 +181,14 @@ def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict
         }
         for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "benchmark copy"]):
             _run(cmd, copy, env)
+        clock, log = Path(tmp) / "clock", Path(tmp) / "stages.log"
+        clock.mkdir()
+        (clock / "sitecustomize.py").write_text(STAGE_CLOCK.format(log=str(log)))
         print("  dvc repro -f ...", flush=True)
-        full = _run(["dvc", "repro", "-f"], copy, env)
+        python_path = os.pathsep.join(filter(None, [str(clock), env.get("PYTHONPATH")]))
+        full = _run(["dvc", "repro", "-f"], copy, {**env, "PYTHONPATH": python_path})
+        spans = [line.split(maxsplit=2)[:2] for line in log.read_text().splitlines()]
+        stage_s = sum(float(end) - float(start) for start, end in spans)
         noop = [_run(["dvc", "repro"], copy, env) for _ in range(noop_runs)]
         timing = {m: json.loads((copy / paths.timing(m)).read_text()) for m in models}
         accuracy = {m: json.loads((copy / paths.model_metrics(m, "eval.json")).read_text())["test_accuracy"] for m in models}
@@ -180,6 +199,8 @@ def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict
         # Everything else: Python start-up and imports, verification, preprocessing, evaluation, DVC's work.
         "fixed_cost_s": full - training,
         "fixed_cost_per_model_s": (full - training) / len(models),
+        "fixed_cost_in_stages_s": stage_s - training,  # inside the stage processes, after interpreter start-up
+        "fixed_cost_dvc_s": full - stage_s,  # DVC's start-up, hashing, lock writes, starting each stage
         "dvc_repro_noop_s": statistics.median(noop),
         "train_peak_memory_mib": {m: timing[m].get("peak_memory_mib") for m in models},
         "train_seconds": {m: timing[m]["train_seconds"] for m in models},
@@ -191,7 +212,7 @@ def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict
     }
 
 
-def measure(epochs: int, mirror: str | None, models: list[str] | None = None) -> dict:
+def measure(epochs: int, mirror: str | None, models: list[str] | None = None, share: bool = True) -> dict:
     split = load_split(paths.prepared_split("train"))
     reference = seed_dataset(split.images[:1], split.labels[:1])[1]
     print(f"seed-style reference: {reference}", flush=True)
@@ -222,6 +243,9 @@ def measure(epochs: int, mirror: str | None, models: list[str] | None = None) ->
         name: time_to_accuracy(name, recipe, data, TARGET) for name, recipe in recipes().items() if name in results["models"]
     }}
     results["pipeline"] = pipeline_figures(mirror, list(results["models"])) if mirror else None
+    if share:
+        print("sharing the cores ...", flush=True)
+        results["contention"] = contention.measure()
     return results
 
 
@@ -282,7 +306,35 @@ def table(results: dict) -> str:
             f"**{pipe['outputs'] - len(differing)} of {pipe['outputs']}**"
             + (f" (differing: {', '.join(f'`{p}`' for p in differing)})." if differing else ".")
         )
+        if "fixed_cost_dvc_s" in pipe:
+            lines.append(
+                f"The {pipe['fixed_cost_s']:.0f} s: **{pipe['fixed_cost_in_stages_s']:.0f} s** inside the stages' "
+                f"processes (imports, verification, preprocessing, evaluation, the train stages' set-up and writes) "
+                f"and **{pipe['fixed_cost_dvc_s']:.0f} s** in DVC (its start-up, hashing, writing `dvc.lock` after "
+                f"each stage, starting each stage's interpreter)."
+            )
+    if results.get("contention"):
+        lines += ["", *contention_table(results["contention"])]
     return "\n".join(lines)
+
+
+def contention_table(figures: dict) -> list[str]:
+    lines = [
+        f"Sharing the cores (`benchmarks/contention.py`): one epoch of model_2 over {figures['images']:,} images "
+        f"per training process, medians of {figures['repeats']} rounds, the setups taking turns; the busy process "
+        "is a `while True` loop pinned to one core.",
+        "",
+        "| setup | epoch alone | epoch beside a busy core | two trainings at once vs one after the other |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name in contention.SETUPS:
+        f = figures[name]
+        lines.append(f"| {name} | {f['alone_s']:.2f} s | {f['busy_slowdown']:.2f}x | "
+                     f"{f['two_at_once_vs_sequential']:.2f}x ({f['two_at_once_wall_s']:.1f} s vs "
+                     f"{f['one_after_the_other_wall_s']:.1f} s) |")
+    same = "the same" if figures["identical_weights_per_thread_count"] else "NOT the same"
+    lines += ["", f"Trainings of one thread count ended with {same} weights in every case."]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -292,9 +344,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="folder or URL of the MNIST .gz files for the `dvc repro -f` timing ($MNIST_MIRROR)")
     parser.add_argument("--readme", action="store_true", help="rewrite README's Performance table")
     parser.add_argument("--models", nargs="+", help="time only these models (default: all in params.yaml)")
+    parser.add_argument("--no-contention", action="store_true", help="skip the sharing-the-cores runs (5 minutes)")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
-    results = measure(args.epochs, args.mirror, args.models)
+    results = measure(args.epochs, args.mirror, args.models, share=not args.no_contention)
     write_json(results, RESULTS)
     text = table(results)
     print(text)

@@ -1,8 +1,12 @@
 """The benchmark's pieces on tiny data: its seed-style reference must feed the same numbers."""
 
+import os
+import subprocess
+import sys
+
 import torch
 
-from benchmarks import speed
+from benchmarks import contention, speed
 from benchmarks.seed_reference import SeedStyleMNIST, seed_dataset, seed_loader
 from mnist_pipeline.data.splits import Split, normalize
 from tests.project import train_params
@@ -72,12 +76,17 @@ def test_table_reports_ratios_and_pipeline_figures():
             "model_2": {"reached": True, "epoch": 9, "seconds": 31.26, "val_accuracy": 0.9902, "test_accuracy": 0.9911},
         }},
         "pipeline": {
-            "dvc_repro_force_s": 58.2, "fixed_cost_s": 20.2, "dvc_repro_noop_s": 1.3, "outputs": 16, "outputs_differing_from_workspace": ["metrics/report.md"],
+            "dvc_repro_force_s": 58.2, "fixed_cost_s": 20.2, "fixed_cost_in_stages_s": 12.1, "fixed_cost_dvc_s": 8.1,
+            "dvc_repro_noop_s": 1.3, "outputs": 16, "outputs_differing_from_workspace": ["metrics/report.md"],
             "train_peak_memory_mib": {"model_1": 700.0, "model_2": 690.0},
             "train_seconds": {"model_1": 20.0, "model_2": 18.0},
             "test_accuracy": {"model_1": 0.988, "model_2": 0.9874},
         },
     }
+    setup = {"alone_s": 2.0, "busy_slowdown": 1.9, "two_at_once_vs_sequential": 0.95, "two_at_once_wall_s": 19.0,
+             "one_after_the_other_wall_s": 20.0}
+    results["contention"] = {name: setup for name in contention.SETUPS} | {
+        "identical_weights_per_thread_count": True, "images": 30000, "repeats": 2}
     text = speed.table(results)
     assert "| | model_1 | model_2 |" in text
     assert "| **speed-up over the seed-style reference** | **3.50x** | **3.50x** |" in text
@@ -86,6 +95,23 @@ def test_table_reports_ratios_and_pipeline_figures():
     assert "| test accuracy at that epoch | - | 99.11% |" in text
     assert "**58 s**, of which **20 s** is not training" in text and "**1.3 s**" in text and "98.74%" in text
     assert "(`dvc.lock` hashes): **15 of 16** (differing: `metrics/report.md`)." in text
+    assert "**12 s** inside the stages' processes" in text and "**8 s** in DVC" in text
+    assert "| project default | 2.00 s | 1.90x | 0.95x (19.0 s vs 20.0 s) |" in text
+    assert "ended with the same weights" in text
+
+
+def test_the_stage_clock_records_each_stage_process(tmp_path):
+    (tmp_path / "clock").mkdir()
+    (tmp_path / "clock" / "sitecustomize.py").write_text(speed.STAGE_CLOCK.format(log=str(tmp_path / "log")))
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages" / "work.py").write_text("import time; time.sleep(0.3)")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "clock")}
+    for script in ("stages/work.py", "other.py"):
+        (tmp_path / script).write_text("import time; time.sleep(0.3)")
+        subprocess.run([sys.executable, script], cwd=tmp_path, env=env, check=True)
+    (line,) = (tmp_path / "log").read_text().splitlines()  # the stage only
+    start, end, script = line.split(maxsplit=2)
+    assert script.endswith("stages/work.py") and 0.3 <= float(end) - float(start) < 5
 
 
 def test_output_hashes_ignore_dependency_hashes(tmp_path):
