@@ -84,6 +84,15 @@ def test_a_killed_training_leaves_its_cores_free(tmp_path):
     assert waited == []
 
 
+def test_a_lock_folder_that_cannot_be_used_is_one_warning_and_training_goes_on(tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    said = []
+    with claim_cores("anyway", blocked, log=said.append) as held:
+        assert held == []
+    assert len(said) == 1 and said[0].startswith(f"warning: {blocked}: cannot claim CPU cores")
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux thread affinity")
 def test_threads_are_pinned_while_training_on_every_core_and_let_go_after(tmp_path):
     before = os.sched_getaffinity(0)

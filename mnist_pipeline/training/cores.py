@@ -48,17 +48,22 @@ def claim_cores(what: str, lock_dir: Path | None = None, log=print):
         yield []
         return
     lock_dir = lock_dir or LOCK_DIR
-    lock_dir.mkdir(parents=True, exist_ok=True)
     announced = False
-    while (held := _try_claim(cpus, need, lock_dir, what)) is None:
-        if not announced:
-            log(f"Waiting for {need} of the {len(cpus)} CPU cores, held by other trainings: {_holders(cpus, lock_dir)}")
-            announced = True
-        time.sleep(POLL_S)
+    try:
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        while (held := _try_claim(cpus, need, lock_dir, what)) is None:
+            if not announced:
+                log(f"Waiting for {need} of the {len(cpus)} CPU cores, held by other trainings: "
+                    f"{_holders(cpus, lock_dir)}")
+                announced = True
+            time.sleep(POLL_S)
+    except OSError as exc:  # a read-only or foreign temp dir: train anyway, as before claims existed
+        log(f"warning: {lock_dir}: cannot claim CPU cores ({exc.strerror or exc}); training without taking turns")
+        held = {}
     with ExitStack() as stack:
         for file in held.values():
             stack.callback(file.close)  # closing the file releases its lock
-        if need == len(cpus) > 1:
+        if held and need == len(cpus) > 1:
             stack.enter_context(_pinned_threads(cpus))
         yield list(held)
 
