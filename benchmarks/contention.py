@@ -13,9 +13,10 @@ run:
 - the same with `threads: 1` per training: the share a queued job can be given.
 
 The busy process is a `while True` loop pinned to the first CPU; this script starts and stops it.
-"Two at once" is the wall time of two training processes started together against that of the
-same two one after the other, start-up included (what a queue of two jobs feels); "beside a busy
-core" compares the epoch's time with the epoch's time alone. Prints medians and ratios, and whether every training of one thread
+"Two at once" compares two training processes started together with the same two one after the
+other, twice: their training (from the first epoch's start to the last one's end, against the two
+epochs alone) and whole processes, start-up included (what a queue of two jobs feels). "Beside a
+busy core" compares the epoch's time with the epoch's time alone. Prints medians and ratios, and whether every training of one thread
 count ended with the same weights.
 """
 
@@ -48,15 +49,15 @@ torch.manual_seed(recipe.train.seed)
 model, x = training_layout(build_model("model_2", **recipe.hyperparameters), normalize(split.images[:images]))
 optimizer = make_optimizer(model, recipe.train)
 with claim_cores("contention benchmark", log=lambda line: None) if claim else nullcontext():
-    start = time.perf_counter()  # after the claim, as the train stage's clock: waiting is not training
+    start, began = time.perf_counter(), time.time()  # after the claim, as the train stage's clock
     train_epoch(model, optimizer, x, split.labels[:images], recipe.train,
                 torch.Generator().manual_seed(recipe.train.seed))
     seconds = time.perf_counter() - start
 weights = b"".join(p.detach().contiguous().numpy().tobytes() for p in model.parameters())
-print(seconds, hashlib.sha256(weights).hexdigest())
+print(seconds, hashlib.sha256(weights).hexdigest(), began, time.time())
 """
 BUSY = "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\nwhile True: pass"
-IMAGES = 30_000
+IMAGES = 55_000  # one epoch: training outweighs the process's start-up
 # name: (environment, claim cores, threads; 0 = one per core)
 SETUPS = {
     "PASSIVE, no coordination": ({"OMP_WAIT_POLICY": "PASSIVE"}, False, 0),
@@ -73,13 +74,13 @@ def _start(setup: tuple, images: int) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", WORKER, *args], env=env, stdout=subprocess.PIPE, text=True)
 
 
-def _finish(process: subprocess.Popen) -> tuple[float, str]:
-    """The worker's epoch seconds and weights digest."""
+def _finish(process: subprocess.Popen) -> tuple[float, str, float, float]:
+    """The worker's epoch seconds, weights digest, and the epoch's start and end (epoch time)."""
     out, _ = process.communicate()
     if process.returncode:
         sys.exit(f"benchmark worker failed ({process.returncode})")
-    seconds, digest = out.split()
-    return float(seconds), digest
+    seconds, digest, began, ended = out.split()
+    return float(seconds), digest, float(began), float(ended)
 
 
 def _busy_core():
@@ -89,7 +90,8 @@ def _busy_core():
 def measure(images: int = IMAGES, repeats: int = 2, setups: dict = SETUPS) -> dict:
     """Per setup: median seconds alone, beside a busy core, and two at once vs one after the other."""
     results, digests = {}, {}
-    samples = {name: {"alone": [], "busy": [], "pair": [], "sequential": []} for name in setups}
+    samples = {name: {"alone": [], "busy": [], "pair": [], "sequential": [], "pair_training": [],
+                      "sequential_training": []} for name in setups}
     for _ in range(repeats):  # the setups take turns within each round, so drift hits them alike
         for name, setup in setups.items():
             s = samples[name]
@@ -103,7 +105,7 @@ def measure(images: int = IMAGES, repeats: int = 2, setups: dict = SETUPS) -> di
 
             hog = _busy_core()
             try:
-                seconds, digest = _finish(_start(setup, images))
+                seconds, digest, _, _ = _finish(_start(setup, images))
             finally:
                 hog.kill()
                 hog.wait()
@@ -111,9 +113,12 @@ def measure(images: int = IMAGES, repeats: int = 2, setups: dict = SETUPS) -> di
             seen.add(digest)
 
             start = time.perf_counter()
-            for _, digest in map(_finish, [_start(setup, images), _start(setup, images)]):
-                seen.add(digest)
+            pair = [_finish(p) for p in [_start(setup, images), _start(setup, images)]]
             s["pair"].append(time.perf_counter() - start)
+            seen |= {digest for _, digest, _, _ in pair}
+            # From the first epoch's start to the last one's end, against the two epochs alone.
+            s["pair_training"].append(max(r[3] for r in pair) - min(r[2] for r in pair))
+            s["sequential_training"].append(first[0] + second[0])
     for name, s in samples.items():
         alone, busy = statistics.median(s["alone"]), statistics.median(s["busy"])
         pair, sequential = statistics.median(s["pair"]), statistics.median(s["sequential"])
@@ -121,6 +126,8 @@ def measure(images: int = IMAGES, repeats: int = 2, setups: dict = SETUPS) -> di
             "alone_s": alone, "beside_busy_s": busy, "busy_slowdown": busy / alone,
             "two_at_once_wall_s": pair, "one_after_the_other_wall_s": sequential,
             "two_at_once_vs_sequential": pair / sequential,
+            "training_two_at_once_vs_sequential": (statistics.median(s["pair_training"])
+                                                   / statistics.median(s["sequential_training"])),
         }
         print(name, json.dumps({k: round(v, 2) for k, v in results[name].items()}), flush=True)
     results["identical_weights_per_thread_count"] = all(len(d) == 1 for d in digests.values())

@@ -302,7 +302,7 @@ def table(results: dict) -> str:
             f"**{pipe['dvc_repro_force_s']:.0f} s**, of which **{pipe['fixed_cost_s']:.0f} s** is not training epochs "
             f"(start-up, imports, verification, preprocessing, evaluation, DVC's work); "
             f"no-op `dvc repro`: **{pipe['dvc_repro_noop_s']:.1f} s**; "
-            f"outputs byte-identical to the committed run's (`dvc.lock` hashes): "
+            f"outputs byte-identical to those in the workspace's `dvc.lock`: "
             f"**{pipe['outputs'] - len(differing)} of {pipe['outputs']}**"
             + (f" (differing: {', '.join(f'`{p}`' for p in differing)})." if differing else ".")
         )
@@ -324,12 +324,14 @@ def contention_table(figures: dict) -> list[str]:
         f"per training process, medians of {figures['repeats']} rounds, the setups taking turns; the busy process "
         "is a `while True` loop pinned to one core.",
         "",
-        "| setup | epoch alone | epoch beside a busy core | two trainings at once vs one after the other |",
-        "| --- | ---: | ---: | ---: |",
+        "| setup | epoch alone | epoch beside a busy core | two at once vs one after the other: training "
+        "| the same, whole processes |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
     for name in contention.SETUPS:
         f = figures[name]
         lines.append(f"| {name} | {f['alone_s']:.2f} s | {f['busy_slowdown']:.2f}x | "
+                     f"{f['training_two_at_once_vs_sequential']:.2f}x | "
                      f"{f['two_at_once_vs_sequential']:.2f}x ({f['two_at_once_wall_s']:.1f} s vs "
                      f"{f['one_after_the_other_wall_s']:.1f} s) |")
     same = "the same" if figures["identical_weights_per_thread_count"] else "NOT the same"

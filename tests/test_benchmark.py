@@ -84,7 +84,7 @@ def test_table_reports_ratios_and_pipeline_figures():
         },
     }
     setup = {"alone_s": 2.0, "busy_slowdown": 1.9, "two_at_once_vs_sequential": 0.95, "two_at_once_wall_s": 19.0,
-             "one_after_the_other_wall_s": 20.0}
+             "one_after_the_other_wall_s": 20.0, "training_two_at_once_vs_sequential": 1.02}
     results["contention"] = {name: setup for name in contention.SETUPS} | {
         "identical_weights_per_thread_count": True, "images": 30000, "repeats": 2}
     text = speed.table(results)
@@ -94,9 +94,9 @@ def test_table_reports_ratios_and_pipeline_figures():
     assert "| training time to 99.0% validation accuracy, with its recipe | not reached in 12 epochs (44 s) | 31.3 s (epoch 9) |" in text
     assert "| test accuracy at that epoch | - | 99.11% |" in text
     assert "**58 s**, of which **20 s** is not training" in text and "**1.3 s**" in text and "98.74%" in text
-    assert "(`dvc.lock` hashes): **15 of 16** (differing: `metrics/report.md`)." in text
+    assert "the workspace's `dvc.lock`: **15 of 16** (differing: `metrics/report.md`)." in text
     assert "**12 s** inside the stages' processes" in text and "**8 s** in DVC" in text
-    assert "| project default | 2.00 s | 1.90x | 0.95x (19.0 s vs 20.0 s) |" in text
+    assert "| project default | 2.00 s | 1.90x | 1.02x | 0.95x (19.0 s vs 20.0 s) |" in text
     assert "ended with the same weights" in text
 
 
