@@ -8,7 +8,7 @@ the pipeline's own `claim_cores` where the setup says so. The setups, each measu
 run:
 
 - `OMP_WAIT_POLICY=PASSIVE` (waiting threads sleep), no coordination: the project before this
-  work (libgomp's default, spinning a while, was worse still: 3.2x beside a busy core);
+  work (libgomp's default, spinning a while, was worse still: 3.4x beside a busy core);
 - the project's default: PASSIVE, and trainings claim their cores (taking turns, pinned threads);
 - the same with `threads: 1` per training: the share a queued job can be given.
 
@@ -16,8 +16,8 @@ The busy process is a `while True` loop pinned to the first CPU; this script sta
 "Two at once" compares two training processes started together with the same two one after the
 other, twice: their training (from the first epoch's start to the last one's end, against the two
 epochs alone) and whole processes, start-up included (what a queue of two jobs feels). "Beside a
-busy core" compares the epoch's time with the epoch's time alone. Prints medians and ratios, and whether every training of one thread
-count ended with the same weights.
+busy core" compares the epoch's time with the epoch's time alone. Prints medians and ratios, and
+whether every training of one thread count ended with the same weights.
 """
 
 import argparse
