@@ -145,7 +145,8 @@ def main() -> None:
     for name in SETUPS:
         r = results[name]
         print(f"{name}: alone {r['alone_s']:.2f} s; beside a busy core {r['busy_slowdown']:.2f}x slower; "
-              f"two at once {r['two_at_once_vs_sequential']:.2f}x the time of one after the other")
+              f"two at once {r['training_two_at_once_vs_sequential']:.2f}x the training time of one after the "
+              f"other ({r['two_at_once_vs_sequential']:.2f}x whole processes)")
 
 
 if __name__ == "__main__":

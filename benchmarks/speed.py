@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="folder or URL of the MNIST .gz files for the `dvc repro -f` timing ($MNIST_MIRROR)")
     parser.add_argument("--readme", action="store_true", help="rewrite README's Performance table")
     parser.add_argument("--models", nargs="+", help="time only these models (default: all in params.yaml)")
-    parser.add_argument("--no-contention", action="store_true", help="skip the sharing-the-cores runs (5 minutes)")
+    parser.add_argument("--no-contention", action="store_true", help="skip the sharing-the-cores runs (6 minutes)")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     results = measure(args.epochs, args.mirror, args.models, share=not args.no_contention)

@@ -1,8 +1,8 @@
 """Trainings on one machine take turns on its CPU cores instead of oversubscribing them.
 
-Two trainings of two threads each on two cores took 2.5x the time of running them one after the
-other (every parallel step waits for a thread the other training holds off the core), and the
-thread count cannot follow the load: it changes results in the last bits. So each CPU training
+Two trainings of two threads each on two cores oversubscribe them (every parallel step waits for
+a thread the other training holds off its core), and the thread count cannot follow the load: it
+changes results in the last bits. So each CPU training
 claims one core per thread it runs, for as long as it trains, through a lock file per core in a
 per-user folder of the temp dir (`dvc queue start -j 2` runs each job in its own copy of the
 project, so the folder cannot be in the project). A training that finds its cores taken waits,
