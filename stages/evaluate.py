@@ -11,8 +11,9 @@ from mnist_pipeline.core.files import atomic_write_bytes, write_csv, write_json
 from mnist_pipeline.core.params import evaluate_params, load_params
 from mnist_pipeline.data.splits import load_split, normalize
 from mnist_pipeline.evaluation.gallery import misclassified_png
+from mnist_pipeline.evaluation.per_class import confusion_matrix, per_class_metrics
 from mnist_pipeline.evaluation.report import read_row, summary_row
-from mnist_pipeline.evaluation.scoring import confusion_matrix, per_class_metrics, score
+from mnist_pipeline.evaluation.scoring import score
 from mnist_pipeline.training.architectures import model_class
 from mnist_pipeline.training.checkpoint import load_checkpoint, model_from_checkpoint
 from mnist_pipeline.training.device import select_device

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mnist_pipeline.evaluation.scoring import confusion_matrix, per_class_metrics
+from mnist_pipeline.evaluation.per_class import confusion_matrix, per_class_metrics
 
 
 def test_confusion_matrix_and_per_class_metrics():
