@@ -160,6 +160,10 @@ def _log():  # sys.argv names the stage module only once `python -m` has found i
 atexit.register(_log)
 """
 
+# Loaded by DVC (PYTHONPATH) to time it as it runs without ruamel.yaml.clib: ruamel.yaml then
+# parses dvc.yaml and dvc.lock in pure Python, as it did before requirements.txt pinned the clib.
+PURE_PYTHON_YAML = "import sys\nsys.modules['_ruamel_yaml'] = None  # makes `import _ruamel_yaml` fail\n"
+
 
 def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict:
     """`dvc repro -f` and no-op `dvc repro` wall times in a fresh copy of the project."""
@@ -189,7 +193,15 @@ def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict
         full = _run(["dvc", "repro", "-f"], copy, {**env, "PYTHONPATH": python_path})
         spans = [line.split(maxsplit=2)[:2] for line in log.read_text().splitlines()]
         stage_s = sum(float(end) - float(start) for start, end in spans)
-        noop = [_run(["dvc", "repro"], copy, env) for _ in range(noop_runs)]
+        pure = Path(tmp) / "pure_yaml"
+        pure.mkdir()
+        (pure / "sitecustomize.py").write_text(PURE_PYTHON_YAML)
+        parsers = {"c": env, "pure": {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(pure), env.get("PYTHONPATH")]))}}
+        commands = {"noop": ["dvc", "repro"], "exp_show": ["dvc", "exp", "show", "--no-pager"]}
+        quick = {(c, parser): [] for c in commands for parser in parsers}
+        for _ in range(noop_runs):  # side by side, taking turns
+            for (c, parser), times in quick.items():
+                times.append(_run(commands[c], copy, parsers[parser]))
         timing = {m: json.loads((copy / paths.timing(m)).read_text()) for m in models}
         accuracy = {m: json.loads((copy / paths.model_metrics(m, "eval.json")).read_text())["test_accuracy"] for m in models}
         outputs, workspace_outputs = output_hashes(copy / "dvc.lock"), output_hashes(ROOT / "dvc.lock")
@@ -201,7 +213,10 @@ def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict
         "fixed_cost_per_model_s": (full - training) / len(models),
         "fixed_cost_in_stages_s": stage_s - training,  # inside the stage processes, after interpreter start-up
         "fixed_cost_dvc_s": full - stage_s,  # DVC's start-up, hashing, lock writes, starting each stage
-        "dvc_repro_noop_s": statistics.median(noop),
+        "dvc_repro_noop_s": statistics.median(quick["noop", "c"]),
+        "dvc_repro_noop_pure_yaml_s": statistics.median(quick["noop", "pure"]),
+        "dvc_exp_show_s": statistics.median(quick["exp_show", "c"]),
+        "dvc_exp_show_pure_yaml_s": statistics.median(quick["exp_show", "pure"]),
         "train_peak_memory_mib": {m: timing[m].get("peak_memory_mib") for m in models},
         "train_seconds": {m: timing[m]["train_seconds"] for m in models},
         "test_accuracy": accuracy,
@@ -301,8 +316,10 @@ def table(results: dict) -> str:
             f"`dvc repro -f` in a fresh copy (download from a local mirror, every model, evaluate, report): "
             f"**{pipe['dvc_repro_force_s']:.0f} s**, of which **{pipe['fixed_cost_s']:.0f} s** is not training epochs "
             f"(start-up, imports, verification, preprocessing, evaluation, DVC's work); "
-            f"no-op `dvc repro`: **{pipe['dvc_repro_noop_s']:.1f} s**; "
-            f"outputs byte-identical to those in the workspace's `dvc.lock`: "
+            f"no-op `dvc repro`: **{pipe['dvc_repro_noop_s']:.1f} s**{_pure(pipe, 'dvc_repro_noop')}; "
+            + (f"`dvc exp show`: **{pipe['dvc_exp_show_s']:.1f} s**{_pure(pipe, 'dvc_exp_show')}; "
+               if "dvc_exp_show_s" in pipe else "")
+            + f"outputs byte-identical to those in the workspace's `dvc.lock`: "
             f"**{pipe['outputs'] - len(differing)} of {pipe['outputs']}**"
             + (f" (differing: {', '.join(f'`{p}`' for p in differing)})." if differing else ".")
         )
@@ -316,6 +333,12 @@ def table(results: dict) -> str:
     if results.get("contention"):
         lines += ["", *contention_table(results["contention"])]
     return "\n".join(lines)
+
+
+def _pure(pipe: dict, key: str) -> str:
+    """' (3.1 s with ruamel.yaml's pure-Python parser)', where measured."""
+    pure = pipe.get(f"{key}_pure_yaml_s")
+    return f" ({pure:.1f} s with ruamel.yaml's pure-Python parser)" if pure else ""
 
 
 def contention_table(figures: dict) -> list[str]:

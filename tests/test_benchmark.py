@@ -77,7 +77,8 @@ def test_table_reports_ratios_and_pipeline_figures():
         }},
         "pipeline": {
             "dvc_repro_force_s": 58.2, "fixed_cost_s": 20.2, "fixed_cost_in_stages_s": 12.1, "fixed_cost_dvc_s": 8.1,
-            "dvc_repro_noop_s": 1.3, "outputs": 16, "outputs_differing_from_workspace": ["metrics/report.md"],
+            "dvc_repro_noop_s": 1.3, "dvc_repro_noop_pure_yaml_s": 3.1, "dvc_exp_show_s": 1.2,
+            "dvc_exp_show_pure_yaml_s": 2.4, "outputs": 16, "outputs_differing_from_workspace": ["metrics/report.md"],
             "train_peak_memory_mib": {"model_1": 700.0, "model_2": 690.0},
             "train_seconds": {"model_1": 20.0, "model_2": 18.0},
             "test_accuracy": {"model_1": 0.988, "model_2": 0.9874},
@@ -93,7 +94,9 @@ def test_table_reports_ratios_and_pipeline_figures():
     assert "60.0 GFLOP/s (35%)" in text and "171 GFLOP/s" in text and "1.15 s (+15%)" in text
     assert "| training time to 99.0% validation accuracy, with its recipe | not reached in 12 epochs (44 s) | 31.3 s (epoch 9) |" in text
     assert "| test accuracy at that epoch | - | 99.11% |" in text
-    assert "**58 s**, of which **20 s** is not training" in text and "**1.3 s**" in text and "98.74%" in text
+    assert "**58 s**, of which **20 s** is not training" in text and "98.74%" in text
+    assert "no-op `dvc repro`: **1.3 s** (3.1 s with ruamel.yaml's pure-Python parser)" in text
+    assert "`dvc exp show`: **1.2 s** (2.4 s with ruamel.yaml's pure-Python parser)" in text
     assert "the workspace's `dvc.lock`: **15 of 16** (differing: `metrics/report.md`)." in text
     assert "**12 s** inside the stages' processes" in text and "**8 s** in DVC" in text
     assert "| project default | 2.00 s | 1.90x | 1.02x | 0.95x (19.0 s vs 20.0 s) |" in text
@@ -112,6 +115,15 @@ def test_the_stage_clock_records_each_stage_process(tmp_path):
     (line,) = (tmp_path / "log").read_text().splitlines()  # the stage only
     start, end, script = line.split(maxsplit=2)
     assert script.endswith("stages/work.py") and 0.3 <= float(end) - float(start) < 5
+
+
+def test_the_pure_python_yaml_switch_turns_off_ruamels_c_parser(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(speed.PURE_PYTHON_YAML)
+    probe = "import ruamel.yaml.main as m; print(m.CParser is not None)"
+    plain = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    pure = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)}).stdout
+    assert (plain, pure) == ("True\n", "False\n")  # requirements.txt installs the C parser
 
 
 def test_output_hashes_ignore_dependency_hashes(tmp_path):
