@@ -224,6 +224,9 @@ def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict
         "outputs_differing_from_workspace": sorted(
             path for (stage, path), md5 in outputs.items() if workspace_outputs.get((stage, path)) != md5
         ),
+        "stages_differing_from_workspace": sorted(
+            {stage for (stage, path), md5 in outputs.items() if workspace_outputs.get((stage, path)) != md5}
+        ),
     }
 
 
@@ -321,7 +324,7 @@ def table(results: dict) -> str:
                if "dvc_exp_show_s" in pipe else "")
             + f"outputs byte-identical to those in the workspace's `dvc.lock`: "
             f"**{pipe['outputs'] - len(differing)} of {pipe['outputs']}**"
-            + (f" (differing: {', '.join(f'`{p}`' for p in differing)})." if differing else ".")
+            + (f" (differing: {_differing(pipe)})." if differing else ".")
         )
         if "fixed_cost_dvc_s" in pipe:
             lines.append(
@@ -333,6 +336,14 @@ def table(results: dict) -> str:
     if results.get("contention"):
         lines += ["", *contention_table(results["contention"])]
     return "\n".join(lines)
+
+
+def _differing(pipe: dict) -> str:
+    """The differing outputs, by stage where many differ (checkpoints made on another CPU)."""
+    paths, stages = pipe["outputs_differing_from_workspace"], pipe.get("stages_differing_from_workspace")
+    if stages and len(paths) > 3:
+        return f"{len(paths)} outputs of {', '.join(f'`{s}`' for s in stages)}"
+    return ", ".join(f"`{p}`" for p in paths)
 
 
 def _pure(pipe: dict, key: str) -> str:

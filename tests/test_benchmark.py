@@ -99,6 +99,9 @@ def test_table_reports_ratios_and_pipeline_figures():
     assert "`dvc exp show`: **1.2 s** (2.4 s with ruamel.yaml's pure-Python parser)" in text
     assert "the workspace's `dvc.lock`: **15 of 16** (differing: `metrics/report.md`)." in text
     assert "**12 s** inside the stages' processes" in text and "**8 s** in DVC" in text
+    results["pipeline"] |= {"outputs_differing_from_workspace": ["a/1", "a/2", "b/1", "b/2"],
+                            "stages_differing_from_workspace": ["train@model_1", "evaluate@model_1"]}
+    assert "**12 of 16** (differing: 4 outputs of `train@model_1`, `evaluate@model_1`)." in speed.table(results)
     assert "| project default | 2.00 s | 1.90x | 1.02x | 0.95x (19.0 s vs 20.0 s) |" in text
     assert "ended with the same weights" in text
 
