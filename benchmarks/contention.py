@@ -135,11 +135,29 @@ def measure(images: int = IMAGES, repeats: int = 2, setups: dict = SETUPS) -> di
     return results
 
 
+def alone(rounds: int, images: int = IMAGES, setups: dict = SETUPS) -> dict:
+    """Median epoch seconds alone per setup, the setups taking turns (in alternating order) each
+    round: the figure `measure` takes from few samples, with as many as asked."""
+    times = {name: [] for name in setups}
+    for r in range(rounds):
+        for name in list(setups)[:: 1 if r % 2 == 0 else -1]:
+            times[name].append(_finish(_start(setups[name], images))[0])
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=IMAGES)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--alone", type=int, metavar="ROUNDS",
+                        help="only time each setup alone, ROUNDS rounds taking turns, and compare the medians")
     args = parser.parse_args()
+    if args.alone:
+        medians = alone(args.alone, args.images)
+        first = next(iter(medians.values()))
+        for name, median in medians.items():
+            print(f"{name}: alone {median:.2f} s, {median / first:.2f}x the first setup's (medians of {args.alone})")
+        return
     results = measure(args.images, args.repeats)
     print(f"identical weights for each thread count: {results['identical_weights_per_thread_count']}")
     for name in SETUPS:

@@ -159,3 +159,9 @@ def test_time_to_accuracy_stops_at_the_first_epoch_that_reaches_the_target(data)
     assert reached["reached"] and 1 <= reached["epoch"] <= 4 and reached["val_accuracy"] >= target
     assert reached["test_accuracy"] == reached["val_accuracy"]  # "test" is the validation split here
     assert reached["seconds"] > 0
+
+
+def test_alone_times_every_setup_in_turns():
+    setups = dict(list(contention.SETUPS.items())[:2])
+    medians = contention.alone(1, images=512, setups=setups)
+    assert list(medians) == list(setups) and all(0 < m < 60 for m in medians.values())
