@@ -145,14 +145,20 @@ def alone(rounds: int, images: int = IMAGES, setups: dict = SETUPS) -> dict:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def _rounds(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of rounds, at least 1")
+    return int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=IMAGES)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--alone", type=int, metavar="ROUNDS",
+    parser.add_argument("--alone", type=_rounds, metavar="ROUNDS",
                         help="only time each setup alone, ROUNDS rounds taking turns, and compare the medians")
     args = parser.parse_args()
-    if args.alone:
+    if args.alone is not None:
         medians = alone(args.alone, args.images)
         first = next(iter(medians.values()))
         for name, median in medians.items():

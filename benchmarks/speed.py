@@ -9,6 +9,7 @@ writes benchmarks/results.json, and with --readme rewrites README's Performance 
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import os
 import platform
@@ -214,6 +215,7 @@ def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict
         "fixed_cost_in_stages_s": stage_s - training,  # inside the stage processes, after interpreter start-up
         "fixed_cost_dvc_s": full - stage_s,  # DVC's start-up, hashing, lock writes, starting each stage
         "dvc_repro_noop_s": statistics.median(quick["noop", "c"]),
+        "yaml_c_parser": importlib.util.find_spec("_ruamel_yaml") is not None,  # else both runs are pure Python
         "dvc_repro_noop_pure_yaml_s": statistics.median(quick["noop", "pure"]),
         "dvc_exp_show_s": statistics.median(quick["exp_show", "c"]),
         "dvc_exp_show_pure_yaml_s": statistics.median(quick["exp_show", "pure"]),
@@ -349,7 +351,11 @@ def _differing(pipe: dict) -> str:
 def _pure(pipe: dict, key: str) -> str:
     """' (3.1 s with ruamel.yaml's pure-Python parser)', where measured."""
     pure = pipe.get(f"{key}_pure_yaml_s")
-    return f" ({pure:.1f} s with ruamel.yaml's pure-Python parser)" if pure else ""
+    if pure is None:
+        return ""
+    if not pipe.get("yaml_c_parser", True):
+        return " (ruamel.yaml.clib is not installed: DVC parsed YAML in pure Python)"
+    return f" ({pure:.1f} s with ruamel.yaml's pure-Python parser)"
 
 
 def contention_table(figures: dict) -> list[str]:

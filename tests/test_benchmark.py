@@ -97,6 +97,8 @@ def test_table_reports_ratios_and_pipeline_figures():
     assert "**58 s**, of which **20 s** is not training" in text and "98.74%" in text
     assert "no-op `dvc repro`: **1.3 s** (3.1 s with ruamel.yaml's pure-Python parser)" in text
     assert "`dvc exp show`: **1.2 s** (2.4 s with ruamel.yaml's pure-Python parser)" in text
+    without_clib = speed.table({**results, "pipeline": {**results["pipeline"], "yaml_c_parser": False}})
+    assert "no-op `dvc repro`: **1.3 s** (ruamel.yaml.clib is not installed" in without_clib
     assert "the workspace's `dvc.lock`: **15 of 16** (differing: `metrics/report.md`)." in text
     assert "**12 s** inside the stages' processes" in text and "**8 s** in DVC" in text
     results["pipeline"] |= {"outputs_differing_from_workspace": ["a/1", "a/2", "b/1", "b/2"],
