@@ -1,6 +1,7 @@
 """Training beside other work on the same cores: alone, beside a busy process, and two at once.
 
     python -m benchmarks.contention [--images N] [--repeats R]
+    python -m benchmarks.contention --alone ROUNDS   # only each setup alone, with more samples
 
 Each training is its own process, as DVC runs stages (OpenMP reads its wait policy when torch
 loads): one epoch of model_2's default recipe over the first N prepared training images, through

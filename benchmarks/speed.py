@@ -166,8 +166,16 @@ atexit.register(_log)
 PURE_PYTHON_YAML = "import sys\nsys.modules['_ruamel_yaml'] = None  # makes `import _ruamel_yaml` fail\n"
 
 
+def _with_sitecustomize(folder: Path, code: str, env: dict) -> dict:
+    """env with `code` run at the start of every Python process (a sitecustomize on PYTHONPATH)."""
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(code)
+    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), env.get("PYTHONPATH")]))}
+
+
 def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict:
-    """`dvc repro -f` and no-op `dvc repro` wall times in a fresh copy of the project."""
+    """`dvc repro -f`, then no-op `dvc repro` and `dvc exp show` (with ruamel.yaml's C parser and
+    without), wall times in a fresh copy of the project."""
     files = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
@@ -186,18 +194,13 @@ def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict
         }
         for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "benchmark copy"]):
             _run(cmd, copy, env)
-        clock, log = Path(tmp) / "clock", Path(tmp) / "stages.log"
-        clock.mkdir()
-        (clock / "sitecustomize.py").write_text(STAGE_CLOCK.format(log=str(log)))
+        log = Path(tmp) / "stages.log"
         print("  dvc repro -f ...", flush=True)
-        python_path = os.pathsep.join(filter(None, [str(clock), env.get("PYTHONPATH")]))
-        full = _run(["dvc", "repro", "-f"], copy, {**env, "PYTHONPATH": python_path})
+        clocked = _with_sitecustomize(Path(tmp) / "clock", STAGE_CLOCK.format(log=str(log)), env)
+        full = _run(["dvc", "repro", "-f"], copy, clocked)
         spans = [line.split(maxsplit=2)[:2] for line in log.read_text().splitlines()]
         stage_s = sum(float(end) - float(start) for start, end in spans)
-        pure = Path(tmp) / "pure_yaml"
-        pure.mkdir()
-        (pure / "sitecustomize.py").write_text(PURE_PYTHON_YAML)
-        parsers = {"c": env, "pure": {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(pure), env.get("PYTHONPATH")]))}}
+        parsers = {"c": env, "pure": _with_sitecustomize(Path(tmp) / "pure_yaml", PURE_PYTHON_YAML, env)}
         commands = {"noop": ["dvc", "repro"], "exp_show": ["dvc", "exp", "show", "--no-pager"]}
         quick = {(c, parser): [] for c in commands for parser in parsers}
         for _ in range(noop_runs):  # side by side, taking turns
@@ -206,6 +209,7 @@ def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict
         timing = {m: json.loads((copy / paths.timing(m)).read_text()) for m in models}
         accuracy = {m: json.loads((copy / paths.model_metrics(m, "eval.json")).read_text())["test_accuracy"] for m in models}
         outputs, workspace_outputs = output_hashes(copy / "dvc.lock"), output_hashes(ROOT / "dvc.lock")
+    differing = [(stage, path) for (stage, path), md5 in outputs.items() if workspace_outputs.get((stage, path)) != md5]
     training = sum(timing[m]["train_seconds"] for m in models)  # epochs, validation included
     return {
         "dvc_repro_force_s": full,
@@ -223,12 +227,8 @@ def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict
         "train_seconds": {m: timing[m]["train_seconds"] for m in models},
         "test_accuracy": accuracy,
         "outputs": len(outputs),
-        "outputs_differing_from_workspace": sorted(
-            path for (stage, path), md5 in outputs.items() if workspace_outputs.get((stage, path)) != md5
-        ),
-        "stages_differing_from_workspace": sorted(
-            {stage for (stage, path), md5 in outputs.items() if workspace_outputs.get((stage, path)) != md5}
-        ),
+        "outputs_differing_from_workspace": sorted(path for _, path in differing),
+        "stages_differing_from_workspace": sorted({stage for stage, _ in differing}),
     }
 
 

@@ -109,11 +109,9 @@ def test_table_reports_ratios_and_pipeline_figures():
 
 
 def test_the_stage_clock_records_each_stage_process(tmp_path):
-    (tmp_path / "clock").mkdir()
-    (tmp_path / "clock" / "sitecustomize.py").write_text(speed.STAGE_CLOCK.format(log=str(tmp_path / "log")))
+    env = speed._with_sitecustomize(tmp_path / "clock", speed.STAGE_CLOCK.format(log=str(tmp_path / "log")), dict(os.environ))
     (tmp_path / "stages").mkdir()
     (tmp_path / "stages" / "work.py").write_text("import time; time.sleep(0.3)")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path / "clock")}
     for script in ("stages/work.py", "other.py"):
         (tmp_path / script).write_text("import time; time.sleep(0.3)")
         subprocess.run([sys.executable, script], cwd=tmp_path, env=env, check=True)
@@ -123,11 +121,10 @@ def test_the_stage_clock_records_each_stage_process(tmp_path):
 
 
 def test_the_pure_python_yaml_switch_turns_off_ruamels_c_parser(tmp_path):
-    (tmp_path / "sitecustomize.py").write_text(speed.PURE_PYTHON_YAML)
+    env = speed._with_sitecustomize(tmp_path / "pure", speed.PURE_PYTHON_YAML, dict(os.environ))
     probe = "import ruamel.yaml.main as m; print(m.CParser is not None)"
     plain = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    pure = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                          env={**os.environ, "PYTHONPATH": str(tmp_path)}).stdout
+    pure = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env).stdout
     assert (plain, pure) == ("True\n", "False\n")  # requirements.txt installs the C parser
 
 
