@@ -203,10 +203,11 @@ def test_a_running_experiment_shows_its_latest_epoch_in_exp_show(repo):
     try:
         while seen is None and time.monotonic() < deadline:
             shown = run(["dvc", "exp", "show", "--json"], root, env, check=False)
-            # While the worker copies the repo into its temporary workspace, DVC's `exp show` can
-            # fail on that half-made workspace ("directory .../.dvc/tmp/exps/tmp.../.dvc does not
-            # exist"): ask again.
-            if shown.returncode and "does not exist" in shown.stderr:
+            # While the worker sets up, DVC's `exp show` can fail on its half-made files under
+            # .dvc/tmp/exps: the temporary workspace ("directory .../tmp.../.dvc does not exist"),
+            # or the run info that DVC writes only after making its folder (".../run/<rev>/<rev>.run":
+            # No such file or directory). Ask again.
+            if shown.returncode and "/.dvc/tmp/exps/" in shown.stderr:
                 time.sleep(0.5)
                 continue
             assert shown.returncode == 0, shown.stderr
