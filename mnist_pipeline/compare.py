@@ -10,11 +10,13 @@ gets the same corrected 95% interval as the cross-validation report's model comp
 import argparse
 import json
 import subprocess
+from pathlib import Path
 
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.evaluation.crossval import paired_difference, pp, verdict
+from mnist_pipeline.core.params import parse_params
+from mnist_pipeline.evaluation.crossval import current_result, paired_difference, pp, verdict
 
 
 def git(*args: str) -> str:
@@ -39,8 +41,17 @@ def commit_of(revision: str) -> str | None:
     return found.stdout.strip()
 
 
+def read_at(commit: str | None, path) -> str | None:
+    """A file's text in a commit (None: the workspace); None where it has no such file."""
+    if commit is None:
+        return Path(path).read_text() if Path(path).is_file() else None
+    found = subprocess.run(["git", "show", f"{commit}:{Path(path).as_posix()}"], capture_output=True, text=True)
+    return found.stdout if found.returncode == 0 else None
+
+
 def fold_results(model: str, revision: str) -> dict[int, dict]:
-    """fold number -> that fold's result, as the revision has them."""
+    """fold number -> that fold's result, as the revision has them; refused where they were not run
+    with the revision's own params (its report says "not run" then)."""
     commit = commit_of(revision)
     folder = paths.fold_result(model, 1).parent
     if commit is None:
@@ -51,6 +62,15 @@ def fold_results(model: str, revision: str) -> dict[int, dict]:
         files = {name: git("show", f"{commit}:{(folder / name).as_posix()}") for name in listing}
     if not files:
         raise PipelineError(f"{revision}: no cross-validation results for {model} in {folder}")
+    params, summary = read_at(commit, paths.PARAMS_FILE), read_at(commit, paths.CROSSVAL_METRICS)
+    try:
+        current = current_result(json.loads(summary or "{}"), parse_params(params or ""), model)
+    except (PipelineError, json.JSONDecodeError, KeyError, TypeError):
+        current = None
+    if current is None:
+        then = "" if commit is None else f" (e.g. `dvc exp apply {revision}`, then `dvc exp run crossval/dvc.yaml`)"
+        raise PipelineError(f"{revision}: its cross-validation results for {model} were not made with its params.yaml "
+                            f"(its report says \"not run\"); run `dvc repro crossval/dvc.yaml` with those params{then}")
     results = [json.loads(text) for text in files.values()]
     return {r["fold"]: r for r in results}
 

@@ -9,6 +9,7 @@ import argparse
 import gzip
 import io
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -50,9 +51,13 @@ def read_inputs(path: Path) -> list[tuple[str, torch.Tensor]]:
             raise PipelineError(f"{path}: holds no images")
         return [(f"{path}[{i}]", torch.from_numpy(images[i].copy())) for i in range(len(images))]
     try:
-        with Image.open(path) as image:
-            image.load()
-            return [(str(path), to_mnist(image, str(path)))]
+        with warnings.catch_warnings():
+            # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that: the refusal is ours
+            # (below), and a large photo in between is simply read.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                return [(str(path), to_mnist(image, str(path)))]
     except Image.DecompressionBombError:
         raise PipelineError(f"{path}: refused: more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
@@ -92,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--save-inputs", metavar="DIR", type=Path,
                         help="write each picture as the model sees it (28x28 PNG) into DIR")
     args = parser.parse_args(argv)
+    if args.save_inputs and args.save_inputs.exists() and not args.save_inputs.is_dir():
+        raise PipelineError(f"{args.save_inputs}: --save-inputs takes a folder (made if missing), and this is a file")
 
     inputs = [item for path in args.images for item in read_inputs(path)]
     if args.save_inputs:

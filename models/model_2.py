@@ -8,6 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# What the constructor accepts, read by params checking without importing torch (core/catalog.py).
+LIMITS = {"dropout": (0.0, 1.0)}
+
 
 class Model_2(nn.Module):
     def __init__(self, dropout: float):

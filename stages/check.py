@@ -1,17 +1,22 @@
 """Stage check: validate all of params.yaml before any other stage runs (and DVC deletes its outputs).
 
 Every stage depends on this one through `download`, so a bad value stops `dvc repro` or
-`dvc exp run` here, with one line, while every checkpoint and metric is still in place. Its
-output is the same bytes whatever the params, so a passing check reruns nothing downstream.
+`dvc exp run` here, with one line, while every checkpoint and metric is still in place. Besides
+each key's own range, it makes every refusal a stage could make from params alone
+(core/limits.py), and warns of legal values that are almost surely a mistake. Its output is the
+same bytes whatever the params, so a passing check reruns nothing downstream.
 """
 
 import argparse
+import math
+import sys
 
-from mnist_pipeline.core import paths
-from mnist_pipeline.core.catalog import hyperparameter_types, model_files
+from mnist_pipeline.core import limits, paths
+from mnist_pipeline.core.catalog import hyperparameter_limits, hyperparameter_types, model_files
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import atomic_write_bytes
+from mnist_pipeline.core.mnist import TRAIN_CLASS_COUNTS, TRAIN_LABELS, TRAIN_LABELS_SHA256
 from mnist_pipeline.core.params import (
     check_sections,
     crossval_params,
@@ -22,28 +27,68 @@ from mnist_pipeline.core.params import (
     model_recipe,
     preprocess_params,
 )
+from mnist_pipeline.data.idx import decode_idx
+from mnist_pipeline.leftovers import find_leftovers
 
-RECOVERY = "nothing was run or deleted; undo the change with `git checkout params.yaml` (or `dvc exp remove <name>`)"
+# Works in every state DVC leaves behind, a killed `dvc exp run`'s staged params.yaml included.
+RECOVERY = ("nothing was run or deleted; undo the change with `git checkout HEAD -- params.yaml` "
+            "(or `dvc exp remove <name>`)")
 
 
-def check(params: dict) -> None:
+def class_counts(train_labels_sha256: str) -> list[int] | None:
+    """Training images per class: counted in data/raw where it is, known for the canonical files,
+    else None (a custom data set not yet downloaded: its stages check it)."""
+    path = paths.RAW_DIR / TRAIN_LABELS
+    if path.is_file():
+        try:
+            labels = decode_idx(path.read_bytes(), str(path), ndim=1)
+        except PipelineError:
+            return None  # a damaged file is download's to replace
+        return [int((labels == c).sum()) for c in range(int(labels.max()) + 1)] if len(labels) else None
+    return list(TRAIN_CLASS_COUNTS) if train_labels_sha256 == TRAIN_LABELS_SHA256 else None
+
+
+def check(params: dict) -> list[str]:
+    """Refuse the first bad value with a PipelineError; return the warnings."""
     check_sections(params)
-    download_params(params)
-    preprocess_params(params)
-    evaluate_params(params)
-    crossval_params(params)
+    download = download_params(params)
+    preprocess = preprocess_params(params)
+    limits.require_device(evaluate_params(params).device, "evaluate")
+    crossval = crossval_params(params)
+    counts = class_counts(download.sha256[TRAIN_LABELS])
+    if counts:
+        limits.require_val_size(preprocess.val_size, sum(counts))
+        limits.require_folds(crossval.k, min(c for c in counts if c))
+        sizes = {"": sum(counts) - preprocess.val_size,
+                 " (a cross-validation fold)": sum(counts) - sum(math.ceil(c / crossval.k) for c in counts)}
+    warnings = []
     for name in model_names(params):
         if name not in model_files():
             raise PipelineError(f"{paths.PARAMS_FILE}: models.{name}: no file models/{name}.py")
-        model_recipe(params, name, hyperparameter_types(name))
+        recipe, block = model_recipe(params, name, hyperparameter_types(name)), params["models"][name] or {}
+        for key, allowed in hyperparameter_limits(name).items():
+            if key in recipe.hyperparameters:
+                limits.require_hyperparameter(name, key, recipe.hyperparameters[key], allowed)
+        train = recipe.train
+        limits.require_device(train.device, f"models.{name}" if "device" in block else "train")
+        for what, images in (sizes.items() if counts else []):
+            if train.schedule == "onecycle":
+                steps = limits.steps_per_epoch(images, train.batch_size)
+                limits.require_warmup(train.warmup, train.epochs, steps, train.batch_size, f"models.{name}{what}")
+        if counts:
+            warnings += limits.recipe_warnings(train.batch_size, train.schedule, train.warmup, train.epochs,
+                                               sizes[""], f"models.{name}")
+    return warnings + find_leftovers(model_names(params))
 
 
 def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     try:
-        check(load_params())
+        warnings = check(load_params())
     except PipelineError as exc:
         raise PipelineError(f"{exc}; {RECOVERY}") from None
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     atomic_write_bytes(paths.PARAMS_CHECKED, b"params.yaml: valid\n")
     print(f"{paths.PARAMS_FILE}: valid")
 

@@ -7,6 +7,7 @@ from mnist_pipeline.core import paths
 from mnist_pipeline.core.catalog import hyperparameter_types
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.files import write_json
+from mnist_pipeline.core.limits import plural
 from mnist_pipeline.core.params import Recipe, load_params, model_recipe
 from mnist_pipeline.data.splits import load_split
 from mnist_pipeline.training.architectures import count_parameters
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     trained.resume.clear()  # only now: a run killed before this point resumes instead of starting over
     print(
         f"{name}: best validation accuracy {run.best.val_accuracy:.2%} at epoch {run.best.epoch}, "
-        f"{run.seconds:.1f} s for {run.epochs_run} epochs"
+        f"{run.seconds:.1f} s for {plural(run.epochs_run, 'epoch')}"
     )
 
 

@@ -11,6 +11,7 @@ import torch
 import yaml
 
 from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.paths import fold_plot
 from mnist_pipeline.core.params import crossval_params, model_names
 from mnist_pipeline.data.folds import assign_folds
 from mnist_pipeline.evaluation.crossval import (
@@ -118,12 +119,14 @@ def test_code_deps_are_exactly_the_imported_project_files(name):
     assert declared == set(json.loads(result.stdout))
 
 
-def test_stages_follow_params_yaml_and_the_plot_has_every_model():
+def test_stages_follow_params_yaml_and_the_plot_names_no_model():
+    """The fold plot is the report's folder, whatever models it holds: a plot that named each model's
+    file warned in `dvc plots show` for a model added but not yet cross-validated."""
     assert STAGES["fold"]["matrix"] == {"model": "${models}", "fold": "${crossval.folds}"}
     assert all(stage["wdir"] == ".." for stage in STAGES.values())
-    (plot,) = CROSSVAL_YAML["plots"]
-    (spec,) = plot.values()
-    assert sorted(spec["y"]) == sorted(f"plots/{m}.csv" for m in MODELS)
+    assert "plots" not in CROSSVAL_YAML
+    (plot,) = STAGES["report"]["plots"]
+    assert list(plot) == ["crossval/plots"] and {p.parent.as_posix() for p in map(fold_plot, MODELS)} == {"crossval/plots"}
     main = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["report"]
     assert "crossval/metrics.json" in main["deps"] and CROSSVAL_YAML["metrics"] == ["metrics.json"]
 
@@ -219,9 +222,17 @@ def test_a_fold_killed_mid_run_resumes_to_the_bytes_of_an_uninterrupted_one(tmp_
 
 # --- comparing one model's cross-validation between revisions ------------------------------------
 
-def _commit_results(root: Path, env: dict, accuracies: list[float], message: str, seed: int = 0) -> None:
+def _commit_results(root: Path, env: dict, accuracies: list[float], message: str, seed: int = 0,
+                    lr: float = 0.003, current: bool = True) -> None:
+    """A revision's fold results for model_2, its params.yaml (with lr) and its CV summary, whose
+    digest matches those params when current."""
     folder = root / "crossval/results/model_2"
     folder.mkdir(parents=True, exist_ok=True)
+    params = {"train": {"lr": 0.001}, "models": {"model_2": {"lr": lr}}, "crossval": {"folds": [1, 2, 3, 4, 5], "seed": seed}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    digest = params_digest({**params, "models": {"model_2": {"lr": lr if current else 0.5}}}, "model_2")
+    summary = {"model_2": {"val_accuracy": {"mean": 0.98}, "params_digest": digest}}
+    (root / "crossval/metrics.json").write_text(json.dumps(summary))
     for fold, accuracy in enumerate(accuracies, 1):
         result = {"fold": fold, "folds": len(accuracies), "folds_seed": seed, "val_images": 100,
                   "val_accuracy": accuracy, "val_loss": 0.1}
@@ -255,3 +266,10 @@ def test_compare_pairs_two_revisions_fold_by_fold(tmp_path, monkeypatch, capsys)
         compare.main(["model_2", "HEAD", "my-exp"])
     with pytest.raises(PipelineError, match="^no-such-revision: not a git commit"):
         compare.main(["model_2", "HEAD", "no-such-revision"])
+
+    # An experiment that changed model_2's params but never cross-validated them: refused, not "+0.00".
+    _commit_results(tmp_path, env, [0.980, 0.982, 0.981, 0.979, 0.983], "stale", seed=1, lr=0.005, current=False)
+    run(["git", "update-ref", "refs/exps/ab/cdef/lr5", "HEAD"], tmp_path, env)
+    with pytest.raises(PipelineError, match="^lr5: its cross-validation results for model_2 were not made with its "
+                                            "params.yaml .*`dvc exp apply lr5`, then `dvc exp run crossval/dvc.yaml`"):
+        compare.main(["model_2", "HEAD~1", "lr5"])

@@ -202,3 +202,22 @@ def test_the_console_command_finds_a_models_checkpoint_from_any_folder(tmp_path,
     monkeypatch.chdir(tmp_path)
     assert resolve_checkpoint("model_2") == ROOT / "checkpoints" / "model_2" / "best.pt"
     assert resolve_checkpoint("mine.pt") == tmp_path / "mine.pt" or resolve_checkpoint("mine.pt").name == "mine.pt"
+
+
+def test_save_inputs_onto_a_file_is_one_line_before_any_work(tmp_path, checkpoint):
+    picture = tmp_path / "seven.png"
+    _stroke_digit().save(picture)
+    before = picture.read_bytes()
+    with pytest.raises(PipelineError, match="seven.png: --save-inputs takes a folder"):
+        main([str(checkpoint), str(picture), "--save-inputs", str(picture)])
+    assert picture.read_bytes() == before
+    main([str(checkpoint), str(picture), "--save-inputs", str(tmp_path / "new" / "deeper")])  # made as needed
+    assert (tmp_path / "new/deeper/seven.28x28.png").exists()
+
+
+def test_a_large_photo_under_the_limit_is_read_without_pillows_warning(tmp_path, monkeypatch, recwarn):
+    big = tmp_path / "big.png"
+    _stroke_digit().save(big)  # 400 x 400 = 160,000 pixels
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)  # Pillow warns above this, refuses above twice
+    assert len(read_inputs(big)) == 1
+    assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]

@@ -1,7 +1,10 @@
-"""Which architectures exist in models/ and the hyperparameters each takes, read from their source.
+"""Which architectures exist in models/, the hyperparameters each takes and their limits, read
+from their source.
 
 Reading the source (not importing it) keeps params checking free of torch: the check stage runs
-in a fraction of a second. `Model` is a class in models/<name>.py, or a name bound to one there.
+in a fraction of a second. `Model` is a class in models/<name>.py, or a name bound to one there;
+`LIMITS`, if the file has it, maps a hyperparameter to the (low, high) its constructor accepts,
+low <= value < high.
 """
 
 import ast
@@ -25,10 +28,29 @@ def check_model_name(name: str) -> str:
     return name
 
 
+def _source(name: str):
+    path = paths.MODELS_DIR / f"{check_model_name(name)}.py"
+    return path, ast.parse(path.read_text(), str(path))
+
+
+def hyperparameter_limits(name: str) -> dict[str, tuple]:
+    """models/<name>.py's `LIMITS = {"dropout": (0.0, 1.0)}`: each listed hyperparameter's (low, high)."""
+    path, tree = _source(name)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "LIMITS" for t in node.targets):
+            try:
+                limits = ast.literal_eval(node.value)
+            except ValueError:
+                limits = None
+            if not (isinstance(limits, dict) and all(isinstance(v, tuple) and len(v) == 2 for v in limits.values())):
+                raise PipelineError(f"{path}: LIMITS must be a literal {{name: (low, high)}}")
+            return limits
+    return {}
+
+
 def hyperparameter_types(name: str) -> dict[str, type]:
     """The keyword arguments of `Model.__init__` in models/<name>.py and their annotated types."""
-    path = paths.MODELS_DIR / f"{check_model_name(name)}.py"
-    tree = ast.parse(path.read_text(), str(path))
+    path, tree = _source(name)
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
     aliases = {
         target.id: node.value.id

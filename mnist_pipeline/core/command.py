@@ -1,20 +1,50 @@
 """Runs a command's main() and turns expected failures into one line and a non-zero exit."""
 
+import errno
 import logging
+import signal
 import sys
 from typing import Callable
 
 from mnist_pipeline.core.errors import PipelineError
 
+STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _stop(signum: int, frame) -> None:
+    """Ctrl-C or SIGTERM: raise once, then ignore more of them while the stack unwinds (a second
+    Ctrl-C, or DVC passing the first on, would otherwise hit cleanup code as a stray traceback)."""
+    for stopping in STOPPING_SIGNALS:
+        signal.signal(stopping, signal.SIG_IGN)
+    raise KeyboardInterrupt(signum)
+
+
+def describe_os_error(exc: OSError) -> str:
+    where = exc.filename or "a file"
+    if exc.errno == errno.ENOSPC:
+        return f"{where}: no space left on the device; free some space and run the same command again"
+    return f"{where}: {exc.strerror or exc}"
+
 
 def run_command(main: Callable[[], None]) -> None:
-    """Call main(); report a PipelineError as `error: ...` on stderr and exit with status 1."""
+    """Call main(); report a PipelineError, an OSError (a full disk, a read-only folder) or a stopping
+    signal as one `error: ...` line on stderr and exit non-zero. Outputs are written atomically
+    (core/files.py), so a failure leaves the old file or none, never half of one."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    previous = {s: signal.signal(s, _stop) for s in STOPPING_SIGNALS}
     try:
         main()
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        sys.exit(130)
+    except OSError as exc:
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt as exc:
+        signum = exc.args[0] if exc.args and exc.args[0] in STOPPING_SIGNALS else signal.SIGINT
+        print(f"error: interrupted ({signal.Signals(signum).name}); run the same command again to go on "
+              "(training resumes from its last completed epoch)", file=sys.stderr)
+        sys.exit(128 + signum)
+    finally:
+        for stopping, handler in previous.items():
+            signal.signal(stopping, handler)

@@ -12,3 +12,8 @@ NUM_CLASSES = 10
 # Normalize((0.1307,), (0.3081,)) from the seed: mean and std of the training pixels in [0, 1].
 MEAN = 0.1307
 STD = 0.3081
+
+# Training images per class in the canonical files (the digests in params.yaml): what `check` knows
+# of the data before it is downloaded. Where data/raw holds the files, it counts them instead.
+TRAIN_CLASS_COUNTS = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
+TRAIN_LABELS_SHA256 = "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"

@@ -139,6 +139,11 @@ def load_params(path: str | Path = PARAMS_FILE) -> dict:
         text = path.read_text()
     except OSError as exc:
         raise PipelineError(f"{path}: cannot read params file ({exc.strerror})") from None
+    return parse_params(text, path)
+
+
+def parse_params(text: str, path: str | Path = PARAMS_FILE) -> dict:
+    """params.yaml's text as a mapping (path names it in errors: e.g. a revision's copy)."""
     try:
         params = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:

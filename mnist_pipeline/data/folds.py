@@ -8,7 +8,7 @@ import torch
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import save_torch
 from mnist_pipeline.core.mnist import TRAIN_IMAGES, TRAIN_LABELS
-from mnist_pipeline.core.paths import PARAMS_FILE
+from mnist_pipeline.core.limits import require_folds
 from mnist_pipeline.data.splits import Split, read_pair
 
 
@@ -17,11 +17,7 @@ def assign_folds(labels: torch.Tensor, k: int, seed: int) -> torch.Tensor:
     round-robin, so each fold holds each class's images to within one."""
     counts = torch.bincount(labels)
     smallest = int(counts[counts > 0].min()) if len(labels) else 0
-    if k > smallest:
-        raise PipelineError(
-            f"{PARAMS_FILE}: crossval.folds: {k} folds, but a class has only {smallest} training images "
-            f"(allowed: 2..{smallest} folds)"
-        )
+    require_folds(k, smallest)
     generator = torch.Generator().manual_seed(seed)
     folds = torch.empty(len(labels), dtype=torch.uint8)
     for label in range(len(counts)):

@@ -8,6 +8,7 @@ import torch
 
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import save_torch
+from mnist_pipeline.core.limits import require_val_size
 from mnist_pipeline.core.mnist import (
     IMAGE_SHAPE,
     MEAN,
@@ -57,11 +58,7 @@ def read_pair(raw_dir: Path, images_name: str, labels_name: str) -> tuple[np.nda
 
 def split_train_val(images: np.ndarray, labels: np.ndarray, val_size: int, seed: int):
     """A seeded random split of the training set into (train, val) Splits."""
-    if val_size >= len(labels):
-        raise PipelineError(
-            f"params.yaml: preprocess.val_size: invalid value {val_size} "
-            f"(allowed: 1..{len(labels) - 1}, the training set has {len(labels)} images)"
-        )
+    require_val_size(val_size, len(labels))
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
     val_idx, train_idx = order[:val_size].sort().values, order[val_size:].sort().values
     x, y = torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))

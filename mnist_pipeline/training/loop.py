@@ -10,6 +10,7 @@ from torch import nn
 from tqdm import tqdm
 
 from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.limits import plural
 from mnist_pipeline.core.params import TrainParams
 from mnist_pipeline.evaluation.scoring import score
 from mnist_pipeline.training.augment import random_affine
@@ -97,7 +98,7 @@ def fit(model: nn.Module, train_x, train_y, val_x, val_y, params: TrainParams, l
         with tqdm(desc=f"Epoch {epoch}/{params.epochs}", total=steps_per_epoch, leave=False, disable=None) as bar:
             train_loss, train_acc = train_epoch(model, optimizer, train_x, train_y, params, generator,
                                                 after_step=scheduler.step if per_step else None, progress=bar)
-        check_finite(train_loss, epoch, lr)
+        check_finite(train_loss, epoch, params)
         val_loss, val_acc, _ = score(model, val_x, val_y)
         stats = EpochStats(epoch, train_loss, train_acc, val_loss, val_acc, lr)
         log(format_epoch(stats, params.epochs))
@@ -109,7 +110,7 @@ def fit(model: nn.Module, train_x, train_y, val_x, val_y, params: TrainParams, l
             if optimizer.param_groups[0]["lr"] < lr:
                 log(f"Learning rate reduced to {optimizer.param_groups[0]['lr']:.2e}")
         if params.early_stopping_patience and run.epochs_without_improvement() >= params.early_stopping_patience:
-            log(f"Early stopping: no improvement in validation accuracy for {run.epochs_without_improvement()} epochs")
+            log(f"Early stopping: no improvement in validation accuracy for {plural(run.epochs_without_improvement(), 'epoch')}")
             run.stopped_early = True
         run.seconds = time.perf_counter() - started
         if resume:
@@ -153,11 +154,13 @@ def train_epoch(model, optimizer, x, y, params: TrainParams, generator: torch.Ge
     return loss_sum.item() / n, correct.item() / n
 
 
-def check_finite(train_loss: float, epoch: int, lr: float) -> None:
+def check_finite(train_loss: float, epoch: int, params: TrainParams) -> None:
+    """Stop on a NaN or infinite loss, naming the learning rate the user set (a schedule's current
+    rate would be a number they never wrote)."""
     if not math.isfinite(train_loss):
         raise PipelineError(
             f"training diverged in epoch {epoch} (training loss {train_loss}); "
-            f"the learning rate {lr:g} is likely too high"
+            f"the learning rate lr: {params.lr:g} is likely too high"
         )
 
 

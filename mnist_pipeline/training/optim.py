@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.limits import require_warmup
 from mnist_pipeline.core.params import TrainParams
 from mnist_pipeline.training.device import fast_kernels
 
@@ -33,12 +33,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, params: TrainParams, steps_
             optimizer, mode="max", factor=params.lr_factor, patience=params.lr_patience
         )
     if params.schedule == "onecycle":
-        if params.warmup * total <= 1:  # torch's OneCycleLR divides by zero on a warmup of one step
-            raise PipelineError(
-                f"train.warmup: {params.warmup:g} of {total} steps ({params.epochs} epochs of {steps_per_epoch} "
-                f"batches of {params.batch_size}) is not more than one step; onecycle needs more: raise epochs or "
-                "warmup, or lower batch_size"
-            )
+        require_warmup(params.warmup, params.epochs, steps_per_epoch, params.batch_size, "the recipe")
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=params.lr, total_steps=total,
                                                    pct_start=params.warmup)
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)

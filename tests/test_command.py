@@ -1,0 +1,83 @@
+"""Whatever stops a command (a full disk, Ctrl-C, SIGTERM) ends in one line and a non-zero exit,
+and the advice the errors give works in the state DVC leaves behind."""
+
+import errno
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from mnist_pipeline.core.command import run_command
+from mnist_pipeline.core.files import atomic_write_bytes
+from stages.check import RECOVERY
+from tests.project import copy_project, environment, run
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_partial_file(tmp_path, monkeypatch, capsys):
+    target = tmp_path / "out" / "metrics.json"
+    target.parent.mkdir()
+    target.write_text("old")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(SystemExit) as exit_:
+        run_command(lambda: atomic_write_bytes(target, b"new"))
+    assert exit_.value.code == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"error: {target}: no space left on the device; free some space and run the same command again"]
+    assert target.read_text() == "old" and [p.name for p in target.parent.iterdir()] == ["metrics.json"]
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory, raw_files):
+    base = tmp_path_factory.mktemp("signals")
+    root = copy_project(base / "project", raw_files, base / "mirror")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["train"]["epochs"] = 200  # long enough to be stopped mid-run
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    env = environment(base)
+    for stage in ("download", "preprocess"):
+        run([sys.executable, "-m", f"stages.{stage}"], root, env)
+    return root, env
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_training_says_so_in_one_line(prepared, signum):
+    root, env = prepared
+    state = root / ".resume/model_1.pt"
+    state.unlink(missing_ok=True)
+    process = subprocess.Popen([sys.executable, "-m", "stages.train", "model_1"], cwd=root, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not state.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signum)
+    process.send_signal(signum)  # a second Ctrl-C, or DVC passing the first one on
+    stderr = process.communicate(timeout=60)[1]
+    assert process.returncode == 128 + signum
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    name = signal.Signals(signum).name
+    assert [line for line in stderr.splitlines() if line.startswith("error: ")] == [
+        f"error: interrupted ({name}); run the same command again to go on (training resumes from its last completed epoch)"
+    ]
+    assert not (root / "checkpoints/model_1/best.pt").exists() and state.exists()
+
+
+def test_the_undo_advice_works_on_a_staged_params_yaml_as_a_killed_experiment_leaves_it(tmp_path):
+    env = environment(tmp_path)
+    (tmp_path / "params.yaml").write_text("train:\n  lr: 0.001\n")
+    for command in (["git", "init", "-q"], ["git", "add", "params.yaml"], ["git", "commit", "-q", "-m", "x"]):
+        run(command, tmp_path, env)
+    (tmp_path / "params.yaml").write_text("train:\n  lr: -1\n")
+    run(["git", "add", "params.yaml"], tmp_path, env)  # what a SIGTERM-ed `dvc exp run` leaves: staged
+    advice = re.search(r"`(git [^`]+)`", RECOVERY).group(1)
+    run(advice.split(), tmp_path, env)
+    assert (tmp_path / "params.yaml").read_text() == "train:\n  lr: 0.001\n"
+    assert run(["git", "status", "--porcelain"], tmp_path, env).stdout == ""

@@ -1,0 +1,182 @@
+"""Every refusal a stage can make from params alone is made by `check` first, before DVC deletes
+the stage's outputs (issue: values that passed check and then cost the user their checkpoints)."""
+
+import copy
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from mnist_pipeline.core import limits
+from mnist_pipeline.core.catalog import hyperparameter_limits, hyperparameter_types, model_files
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.params import TrainParams, model_recipe
+from mnist_pipeline.data.folds import assign_folds
+from mnist_pipeline.data.idx import decode_idx
+from mnist_pipeline.data.splits import split_train_val
+from mnist_pipeline.training.architectures import build_model
+from mnist_pipeline.training.device import select_device
+from mnist_pipeline.training.optim import make_scheduler
+from stages import check as check_stage
+from tests.project import ROOT, copy_project, environment, run
+
+
+@pytest.fixture
+def project(tmp_path, raw_files, monkeypatch):
+    """A project copy with the synthetic data (600 training images, 60 a class) in data/raw."""
+    root = copy_project(tmp_path / "project", raw_files, tmp_path / "mirror")
+    (root / "data/raw").mkdir(parents=True)
+    for name, content in raw_files.items():
+        (root / "data/raw" / name).write_bytes(content)
+    monkeypatch.chdir(root)
+    return yaml.safe_load((root / "params.yaml").read_text())
+
+
+def _train_images(raw_files):
+    return decode_idx(raw_files["train-images-idx3-ubyte"], "x", 3), decode_idx(raw_files["train-labels-idx1-ubyte"], "y", 1)
+
+
+def _scheduler(params, model):
+    recipe = model_recipe(params, model, hyperparameter_types(model)).train
+    steps = limits.steps_per_epoch(600 - params["preprocess"]["val_size"], recipe.batch_size)
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=recipe.lr)
+    make_scheduler(optimizer, recipe, steps)
+
+
+# rule in core/limits.py -> (edit of params.yaml, what the stage runs on it, what check must say)
+CASES = {
+    "require_val_size": (
+        lambda p: p["preprocess"].update(val_size=600),
+        lambda p, raw: split_train_val(*_train_images(raw), p["preprocess"]["val_size"], 0),
+        "preprocess.val_size: invalid value 600 (allowed: 1..599",
+    ),
+    "require_warmup": (
+        lambda p: p["models"]["model_4"].update(batch_size=60_000),
+        lambda p, raw: _scheduler(p, "model_4"),
+        "models.model_4: onecycle's warmup 0.25 of 2 steps (2 epochs of 1 batch of 60000)",
+    ),
+    "require_folds": (
+        lambda p: p["crossval"].update(folds=list(range(1, 62))),
+        lambda p, raw: assign_folds(torch.from_numpy(_train_images(raw)[1].astype("int64")), 61, 0),
+        "crossval.folds: 61 folds, but a class has only 60 training images",
+    ),
+    "require_hyperparameter": (
+        lambda p: p["models"]["model_2"].update(dropout=1.5),
+        lambda p, raw: build_model("model_2", dropout=1.5),
+        "models.model_2.dropout: invalid value 1.5 (allowed: 0.0 <= dropout < 1.0",
+    ),
+    "require_device": (
+        lambda p: p["train"].update(device="mps"),
+        lambda p, raw: select_device("mps"),
+        "train.device: invalid value 'mps'",
+    ),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_check_refuses_first_what_the_stage_would_refuse(project, raw_files, rule):
+    edit, stage, message = CASES[rule]
+    params = copy.deepcopy(project)
+    edit(params)
+    with pytest.raises(PipelineError):
+        stage(params, raw_files)
+    with pytest.raises(PipelineError, match=re.escape(message)):
+        check_stage.check(params)
+
+
+def test_every_rule_has_a_case():
+    """A new rule in core/limits.py needs its case above: that is what keeps check ahead of the stages."""
+    rules = {name for name in vars(limits) if name.startswith("require_")}
+    assert rules == set(CASES)
+
+
+def test_refusals_of_params_live_where_check_runs_them():
+    """No stage, data or training module refuses a params value on its own: such a refusal belongs
+    in core/limits.py (run by check). The two listed here are not about params' values."""
+    allowed = {"mnist_pipeline/training/session.py": "changed while it trained",  # params edited mid-run
+               "stages/crossval/fold.py": "not one of"}  # the fold on the command line
+    layers = ("mnist_pipeline/data", "mnist_pipeline/evaluation", "mnist_pipeline/training", "stages")
+    for path in [path for layer in layers for path in ROOT.glob(f"{layer}/**/*.py")]:
+        relative = path.relative_to(ROOT).as_posix()
+        if relative == "stages/check.py":
+            continue
+        for raise_ in re.findall(r"raise PipelineError\((.*?)\)\s*(?:from|\n)", path.read_text(), re.S):
+            if "PARAMS_FILE" in raise_ or "params.yaml" in raise_:
+                assert relative in allowed and allowed[relative] in raise_, f"{relative}: {raise_[:80]}"
+
+
+@pytest.mark.parametrize("model", model_files())
+def test_check_refuses_every_hyperparameter_value_the_constructor_refuses(project, model):
+    types = hyperparameter_types(model)
+    for key, kind in types.items():
+        for value in ([-1.0, -0.01, 1.0, 1.5, 100.0] if kind is float else [-1, 0, 10**6]):
+            try:
+                build_model(model, **{**_defaults(project, model), key: value})
+            except PipelineError:
+                params = copy.deepcopy(project)
+                params["models"][model] = {**(params["models"].get(model) or {}), key: value}
+                with pytest.raises(PipelineError, match=f"models.{model}.{key}"):
+                    check_stage.check(params)
+    assert set(hyperparameter_limits(model)) <= set(types)
+
+
+def _defaults(params, model):
+    return model_recipe(params, model, hyperparameter_types(model)).hyperparameters if model in params["models"] else {}
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_is_refused_by_check_where_torch_would_refuse_it(project):
+    with pytest.raises(PipelineError):
+        select_device("cuda")
+    for where, edit in (("train", lambda p: p["train"].update(device="cuda")),
+                        ("evaluate", lambda p: p["evaluate"].update(device="cuda"))):
+        params = copy.deepcopy(project)
+        edit(params)
+        with pytest.raises(PipelineError, match=f"{where}.device: invalid value 'cuda'"):
+            check_stage.check(params)
+    assert not limits.cuda_present()
+
+
+def test_legal_but_likely_mistaken_values_are_warned_of(project):
+    params = copy.deepcopy(project)
+    params["train"]["batch_size"] = 60_000
+    params["models"]["model_3"].update(batch_size=256, warmup=0.9)  # 2 epochs of 2 steps of the 500 images
+    warnings = check_stage.check(params)
+    assert any("models.model_1: batch_size 60,000 is more than the 500 training images" in w for w in warnings)
+    assert any("models.model_3: onecycle warms up over only 3 steps" in w for w in warnings), warnings
+
+
+
+def test_the_committed_params_pass_check_without_a_warning(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no data/raw: check uses the canonical files' class counts
+    assert check_stage.check(yaml.safe_load((ROOT / "params.yaml").read_text())) == []
+
+
+def test_check_warns_once_of_a_removed_models_outputs_and_says_how_to_remove_them(project, tmp_path):
+    root = Path.cwd()
+    for path in ("checkpoints/model_9/best.pt", "metrics/model_9/eval.json", "metrics/summary/model_9.json",
+                 "metrics/timing/model_9.json", "metrics/summary/model_1.json"):
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text("{}")
+    stages = {"stages": {"train@model_9": {"cmd": "x"}, "train@model_1": {"cmd": "y"}, "evaluate@model_9": {"cmd": "z"}}}
+    (root / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", **stages}))
+    (warning,) = [w for w in check_stage.check(project) if "no longer in" in w]
+    assert warning.startswith("models.model_9: no longer in params.yaml, but its outputs remain (")
+    assert "checkpoints/model_9" in warning and "dvc.lock: train@model_9" in warning
+    assert "`python -m mnist_pipeline.leftovers --remove`" in warning
+
+    result = run([sys.executable, "-m", "mnist_pipeline.leftovers", "--remove"], root, environment(tmp_path))
+    assert "removed the outputs of model_9" in result.stdout
+    assert not (root / "checkpoints/model_9").exists() and not (root / "metrics/model_9").exists()
+    assert (root / "metrics/summary/model_1.json").exists()
+    assert list(yaml.safe_load((root / "dvc.lock").read_text())["stages"]) == ["train@model_1"]
+    assert not [w for w in check_stage.check(project) if "no longer in" in w]
+
+
+def test_check_needs_no_torch(project, tmp_path):
+    code = "import sys, stages.check as c; c.main([]); print('torch' in sys.modules)"
+    result = run([sys.executable, "-c", code], Path.cwd(), environment(tmp_path))
+    assert result.stdout.strip().endswith("False")
