@@ -133,6 +133,6 @@ def test_bad_recipe_values_are_one_line_errors(key, value, message):
 
 def test_a_onecycle_warmup_of_one_step_is_a_one_line_error(data):
     """torch's OneCycleLR divides by zero there; few, large batches (tiny data, batch 256) reach it."""
-    with pytest.raises(PipelineError, match=r"^train.warmup: 0.25 of 4 steps \(2 epochs of 2 batches of 256\) "
-                                            r"is not more than one step"):
+    with pytest.raises(PipelineError, match=r"^params.yaml: the recipe: onecycle's warmup 0.25 of 4 steps \(2 epochs of "
+                                            r"2 batches of 256\) is not more than one step"):
         _train(data, _params(schedule="onecycle", epochs=2, batch_size=256))

@@ -22,8 +22,9 @@ from mnist_pipeline.core.paths import PARAMS_FILE
 FEW_STEPS = 10
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+def plural(count: int, noun: str, nouns: str = "") -> str:
+    """`1 epoch`, `2 epochs`; nouns where the plural is not noun + s (`batch`, `batches`)."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def require_val_size(val_size: int, train_images: int) -> None:
@@ -45,7 +46,7 @@ def require_warmup(warmup: float, epochs: int, steps: int, batch_size: int, wher
     if warmup * epochs * steps <= 1:
         raise PipelineError(
             f"{PARAMS_FILE}: {where}: onecycle's warmup {warmup:g} of {plural(epochs * steps, 'step')} "
-            f"({plural(epochs, 'epoch')} of {plural(steps, 'batch')} of {batch_size}) is not more than one step; "
+            f"({plural(epochs, 'epoch')} of {plural(steps, 'batch', 'batches')} of {batch_size}) is not more than one step; "
             "raise epochs or warmup, or lower batch_size"
         )
 

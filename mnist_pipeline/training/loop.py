@@ -160,7 +160,7 @@ def check_finite(train_loss: float, epoch: int, params: TrainParams) -> None:
     if not math.isfinite(train_loss):
         raise PipelineError(
             f"training diverged in epoch {epoch} (training loss {train_loss}); "
-            f"the learning rate lr: {params.lr:g} is likely too high"
+            f"the learning rate {params.lr:g} is likely too high"
         )
 
 
