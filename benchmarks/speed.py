@@ -1,9 +1,9 @@
 """Training speed, memory and pipeline wall time, all measured in one run on one machine.
 
-    python -m benchmarks.speed --mirror /path/to/mnist-gz-folder [--readme]
+    python -m benchmarks.speed --mirror /path/to/mnist-gz-folder [--docs]
 
 Needs the prepared data in the workspace (`dvc repro` or `dvc pull` first). Prints a table,
-writes benchmarks/results.json, and with --readme rewrites README's Performance table. The
+writes benchmarks/results.json, and with --docs rewrites the table in docs/performance.md. The
 `dvc repro -f` figures come from a throwaway copy of the project, so the workspace is untouched.
 """
 
@@ -27,26 +27,19 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks import contention
 from benchmarks.ablation import AUGMENT, NO_AUGMENT
+from benchmarks.common import RESULTS, ROOT, recipes
 from benchmarks.seed_reference import seed_dataset, seed_loader, seed_train_epoch
 from benchmarks.time_to_accuracy import TARGET, prepared_data, time_to_accuracy
 from mnist_pipeline.core import paths
-from mnist_pipeline.core.catalog import hyperparameter_types
 from mnist_pipeline.core.files import write_json
-from mnist_pipeline.core.params import (
-    TrainParams,
-    load_params,
-    model_names,
-    model_recipe,
-)
+from mnist_pipeline.core.params import TrainParams
 from mnist_pipeline.data.splits import load_split, normalize
 from mnist_pipeline.readme import replace_block
 from mnist_pipeline.training.architectures import build_model
 from mnist_pipeline.training.loop import train_epoch, training_layout
 from mnist_pipeline.training.optim import make_optimizer
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results.json"
-README = ROOT / "README.md"
+PERFORMANCE_DOC = ROOT / "docs" / "performance.md"
 
 
 def machine() -> dict:
@@ -78,12 +71,6 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
         a @ b
         times.append(time.perf_counter() - start)
     return 2 * n**3 / statistics.median(times) / 1e9
-
-
-def recipes() -> dict:
-    """Every model in params.yaml with its recipe, in params.yaml's order."""
-    params = load_params()
-    return {name: model_recipe(params, name, hyperparameter_types(name)) for name in model_names(params)}
 
 
 def flops_per_image(name: str, hyperparameters: dict, batch_size: int) -> float:
@@ -270,7 +257,7 @@ def measure(epochs: int, mirror: str | None, models: list[str] | None = None, sh
 
 
 def table(results: dict) -> str:
-    """The figures as the markdown README shows them."""
+    """The figures as docs/performance.md shows them."""
     per_model, mc, pipe = results["models"], results["machine"], results.get("pipeline")
 
     def row(label: str, cell) -> str:
@@ -384,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per loop and model, after one warm-up")
     parser.add_argument("--mirror", default=os.environ.get("MNIST_MIRROR"),
                         help="folder or URL of the MNIST .gz files for the `dvc repro -f` timing ($MNIST_MIRROR)")
-    parser.add_argument("--readme", action="store_true", help="rewrite README's Performance table")
+    parser.add_argument("--docs", action="store_true", help="rewrite the table in docs/performance.md")
     parser.add_argument("--models", nargs="+", help="time only these models (default: all in params.yaml)")
     parser.add_argument("--no-contention", action="store_true", help="skip the sharing-the-cores runs (6 minutes)")
     args = parser.parse_args(argv)
@@ -393,8 +380,8 @@ def main(argv: list[str] | None = None) -> None:
     write_json(results, RESULTS)
     text = table(results)
     print(text)
-    if args.readme:
-        replace_block(README, "performance", text + "\n")
+    if args.docs:
+        replace_block(PERFORMANCE_DOC, "performance", text + "\n")
 
 
 if __name__ == "__main__":

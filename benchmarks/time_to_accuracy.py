@@ -15,6 +15,7 @@ import time
 
 import torch
 
+from benchmarks.common import RESULTS, ROOT, recipes
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.files import write_json
 from mnist_pipeline.data.splits import load_split, normalize
@@ -64,7 +65,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target", type=float, default=TARGET, help="validation accuracy to reach")
     parser.add_argument("--models", nargs="+", help="only these models (default: all in params.yaml)")
     args = parser.parse_args(argv)
-    from benchmarks.speed import RESULTS, ROOT, recipes  # speed imports this module
 
     os.chdir(ROOT)
     data = prepared_data()

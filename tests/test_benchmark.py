@@ -6,7 +6,7 @@ import sys
 
 import torch
 
-from benchmarks import contention, speed
+from benchmarks import common, contention, speed
 from benchmarks.seed_reference import SeedStyleMNIST, seed_dataset, seed_loader
 from mnist_pipeline.data.splits import Split, normalize
 from tests.project import train_params
@@ -141,7 +141,7 @@ def test_benchmark_covers_every_model_in_params():
     from mnist_pipeline.core.params import model_names
     from tests.project import project_params
 
-    assert list(speed.recipes()) == model_names(project_params())
+    assert list(common.recipes()) == model_names(project_params())
 
 
 def test_time_to_accuracy_stops_at_the_first_epoch_that_reaches_the_target(data):
