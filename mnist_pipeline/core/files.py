@@ -7,6 +7,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mnist_pipeline.core.errors import PipelineError
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write data to path so that readers see either the old file or the whole new one."""
@@ -54,6 +56,16 @@ def torch_bytes(obj: Any) -> bytes:
 def save_torch(obj: Any, path: str | os.PathLike) -> None:
     """Write obj with torch.save, atomically and with bytes that do not depend on the file name."""
     atomic_write_bytes(path, torch_bytes(obj))
+
+
+def read_json(path: str | os.PathLike, what: str, then: str = "") -> Any:
+    """path's JSON; a missing, unreadable or malformed file is one PipelineError that names it,
+    says what it should hold (what) and, if given, what to run (then)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else exc
+        raise PipelineError(f"{path}: cannot read {what} ({reason}){f'; {then}' if then else ''}") from None
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> None:

@@ -2,23 +2,16 @@
 comparisons on the same folds, the per-fold plot data, and the CV table in markdown."""
 
 import argparse
-import json
 
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.command import run_command
-from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.core.files import atomic_write_bytes, write_json
+from mnist_pipeline.core.files import atomic_write_bytes, read_json, write_json
 from mnist_pipeline.core.params import crossval_params, load_params, model_names
 from mnist_pipeline.evaluation.crossval import params_digest, summarize, to_markdown
 
 
 def read_result(model: str, fold: int) -> dict:
-    path = paths.fold_result(model, fold)
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else exc
-        raise PipelineError(f"{path}: cannot read the fold's result ({reason}); run `dvc repro crossval/dvc.yaml`") from None
+    return read_json(paths.fold_result(model, fold), "the fold's result", then="run `dvc repro crossval/dvc.yaml`")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     crossval = crossval_params(params)
     results = {name: [read_result(name, fold) for fold in crossval.folds] for name in model_names(params)}
     summary = summarize(results, {name: params_digest(params, name) for name in results})
-    write_json(summary, paths.CROSSVAL_METRICS)
+    write_json(summary, paths.CROSSVAL_SUMMARY)
     for name, folds in results.items():
         rows = [f"{f['fold']},{f['val_accuracy']},{f['val_loss']}\n" for f in folds]
         atomic_write_bytes(paths.fold_plot(name), ("fold,val_accuracy,val_loss\n" + "".join(rows)).encode())
