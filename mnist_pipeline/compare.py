@@ -62,7 +62,7 @@ def fold_results(model: str, revision: str) -> dict[int, dict]:
         files = {name: git("show", f"{commit}:{(folder / name).as_posix()}") for name in listing}
     if not files:
         raise PipelineError(f"{revision}: no cross-validation results for {model} in {folder}")
-    params, summary = read_at(commit, paths.PARAMS_FILE), read_at(commit, paths.CROSSVAL_METRICS)
+    params, summary = read_at(commit, paths.PARAMS_FILE), read_at(commit, paths.CROSSVAL_SUMMARY)
     try:
         current = current_result(json.loads(summary or "{}"), parse_params(params or ""), model)
     except (PipelineError, json.JSONDecodeError, KeyError, TypeError):

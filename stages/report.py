@@ -1,17 +1,19 @@
 """Stage report: one table (markdown and CSV) of every model in params.yaml, from their summaries
-and, where it ran with the model's current params, its cross-validation."""
+and, where it ran with the model's current params, its cross-validation; and each model's scores,
+the metrics DVC shows."""
 
 import argparse
 
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.command import run_command
-from mnist_pipeline.core.files import atomic_write_bytes, write_csv
+from mnist_pipeline.core.files import atomic_write_bytes, write_csv, write_json
 from mnist_pipeline.core.params import load_params, model_names
 from mnist_pipeline.evaluation.crossval import current_result
 from mnist_pipeline.evaluation.report import (
     build_report,
     read_crossval,
     read_row,
+    scores,
     to_markdown,
 )
 
@@ -20,9 +22,12 @@ def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     params = load_params()
     names = model_names(params)
-    crossval = read_crossval(paths.CROSSVAL_METRICS)
-    report = build_report([read_row(paths.summary(name)) for name in names],
-                          [current_result(crossval, params, name) for name in names])
+    crossval = read_crossval(paths.CROSSVAL_SUMMARY)
+    rows = [read_row(paths.summary(name)) for name in names]
+    cv = [current_result(crossval, params, name) for name in names]
+    for name, row, result in zip(names, rows, cv):
+        write_json(scores(row, result), paths.scores(name))
+    report = build_report(rows, cv)
     write_csv(report, paths.REPORT_CSV)
     markdown = to_markdown(report)
     atomic_write_bytes(paths.REPORT_MD, markdown.encode())

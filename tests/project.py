@@ -13,7 +13,7 @@ from tests.synthetic import sha256_of, write_mirror
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("dvc.yaml", "params.yaml", "stages", "models", "mnist_pipeline", "crossval/dvc.yaml",
-                 "crossval/.gitignore", "crossval/metrics.json", "crossval/plots")
+                 "crossval/summary.json", "crossval/plots")
 
 
 def copy_project(dest: Path, raw_files: dict[str, bytes], mirror_dir: Path) -> Path:

@@ -17,7 +17,7 @@ MODELS = model_names(project_params())
 MODEL_STAGES = {f"{stage}@{model}" for stage in ("train", "evaluate") for model in MODELS}
 ALL_STAGES = {"check", "download", "preprocess", *MODEL_STAGES, "report"}
 
-pytestmark = pytest.mark.skipif(shutil.which("dvc") is None, reason="dvc is not installed")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("dvc") is None, reason="dvc is not installed")]
 
 
 def _ran(output: str) -> set[str]:
@@ -72,16 +72,17 @@ def test_repro_runs_everything_then_nothing_and_is_deterministic(repo):
 
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], root, env).stdout)
     data = next(iter(shown.values()))["data"]
+    # One file of scores per model, and DVCLive's latest epoch: no timing, digest or comparison.
+    assert sorted(data) == sorted([f"metrics/scores/{m}.json" for m in MODELS] + [f"metrics/{m}/live/metrics.json" for m in MODELS])
     for model in MODELS:
-        assert "test_accuracy" in data[f"metrics/{model}/eval.json"]["data"]
-        assert "train_seconds" in data[f"metrics/timing/{model}.json"]["data"]
+        assert sorted(data[f"metrics/scores/{model}.json"]["data"]) == ["best_val_accuracy", "test_accuracy", "test_loss"]
     # The report's row for each model carries the numbers `dvc metrics show` gives.
     report = (root / "metrics/report.md").read_text()
     for model in MODELS:
         row = next(line for line in report.splitlines() if line.startswith(f"| `{model}` |"))
         cells = [cell.strip() for cell in row.strip("|").split("|")]
-        accuracy = data[f"metrics/{model}/eval.json"]["data"]["test_accuracy"]
-        parameters = data[f"metrics/{model}/train.json"]["data"]["parameters"]
+        accuracy = data[f"metrics/scores/{model}.json"]["data"]["test_accuracy"]
+        parameters = json.loads((root / f"metrics/{model}/train.json").read_text())["parameters"]
         assert f"{accuracy:.2%}" in cells and f"{parameters:,}" in cells
     run(["git", "add", "-A"], root, env)
     run(["git", "commit", "-q", "-m", "baseline"], root, env)
@@ -156,7 +157,7 @@ def test_experiment_reruns_only_the_changed_model(repo):
 
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], root, env).stdout)
     changed = {path for path, values in diff.items() if any(v.get("diff") for v in values.values())}
-    assert "metrics/model_2/eval.json" in changed
+    assert "metrics/scores/model_2.json" in changed
     assert all("model_2" in path for path in changed)
 
     params_diff = json.loads(run(["dvc", "params", "diff", "--json"], root, env).stdout)
@@ -169,7 +170,7 @@ def test_experiment_reruns_only_the_changed_model(repo):
     assert len(experiments) == 1
     params = experiments[0]["params"]["params.yaml"]["data"]
     assert params["models"]["model_2"]["lr"] == 0.002 and "lr" not in params["models"]["model_1"]
-    scored = experiments[0]["metrics"]["metrics/model_2/eval.json"]["data"]
+    scored = experiments[0]["metrics"]["metrics/scores/model_2.json"]["data"]
     assert scored["test_accuracy"] == json.loads((root / "metrics/model_2/eval.json").read_text())["test_accuracy"]
 
 
@@ -201,13 +202,14 @@ def test_parallel_queued_experiments_do_not_interfere(repo):
         data = by_name[name]
         assert data["params"]["params.yaml"]["data"]["models"]["model_2"]["lr"] == lr
         assert data["params"]["params.yaml"]["data"]["models"]["model_2"]["threads"] == 1
-        results[name] = data["metrics"]["metrics/model_2/eval.json"]["data"]
+        results[name] = data["metrics"]["metrics/scores/model_2.json"]["data"]
     assert results["lr-high"] != results["lr-low"]
 
     # Each queued result is what a run on its own gives: apply it, rerun model_2, compare.
     run(["dvc", "exp", "apply", "lr-low"], root, env)
     applied = (root / "metrics/model_2/eval.json").read_text()
-    assert json.loads(applied) == results["lr-low"]
+    assert {key: json.loads(applied)[key] for key in ("test_accuracy", "test_loss")} == {
+        key: results["lr-low"][key] for key in ("test_accuracy", "test_loss")}
     ran = set()
     for stage in ("train@model_2", "evaluate@model_2"):
         ran |= _ran(run(["dvc", "repro", "--force", "--single-item", stage], root, env).stdout)
@@ -258,9 +260,8 @@ def test_crossval_runs_on_request_and_the_report_shows_only_current_results(repo
 
     result = run(["dvc", "exp", "run", "crossval/dvc.yaml", "-S", "crossval.folds=[1,2]"], root, env)
     folds = {f"crossval/dvc.yaml:fold@{model}-{fold}" for model in MODELS for fold in (1, 2)}
-    assert _ran(result.stdout) == {"check", "crossval/dvc.yaml:split", *folds, "crossval/dvc.yaml:report"}
-    shown = json.loads(run(["dvc", "metrics", "show", "--json"], root, env).stdout)
-    summary = next(iter(shown.values()))["data"]["crossval/metrics.json"]["data"]
+    assert _ran(result.stdout) == {"check", *folds, "crossval/dvc.yaml:report"}
+    summary = json.loads((root / "crossval/summary.json").read_text())
     assert summary["folds"] == 2 and "model_2 - model_1" in summary["comparisons"]
     assert _ran(run(["dvc", "repro", "crossval/dvc.yaml"], root, env).stdout) == set()
 
@@ -269,6 +270,8 @@ def test_crossval_runs_on_request_and_the_report_shows_only_current_results(repo
     for model in MODELS:
         accuracy = summary[model]["val_accuracy"]
         assert _report_cells(root, model)[-1] == f"{accuracy['mean'] * 100:.2f} ± {accuracy['std'] * 100:.2f}%"
+        assert json.loads((root / f"metrics/scores/{model}.json").read_text())["cv_accuracy"] == accuracy["mean"]
     run(["dvc", "exp", "run", "-S", "models.model_2.lr=0.01"], root, env)
     assert _report_cells(root, "model_2")[-1] == "not run"
+    assert "cv_accuracy" not in json.loads((root / "metrics/scores/model_2.json").read_text())  # "-" in exp show
     assert _report_cells(root, "model_1")[-1] != "not run"

@@ -19,11 +19,13 @@ REPORT_CSV = METRICS_DIR / "report.csv"
 RESUME_DIR = Path(".resume")             # outside every DVC output: DVC deletes those on rerun
 # Cross-validation, a pipeline of its own (crossval/dvc.yaml) that runs on request.
 CROSSVAL_DIR = Path("crossval")
-CROSSVAL_FOLDS = CROSSVAL_DIR / "folds.pt"          # the fold of each training image
 CROSSVAL_REPORT = CROSSVAL_DIR / "report.md"
-# Every model's mean, spread and interval: no stage's declared output, so that the main report can
-# depend on it without `dvc repro` running cross-validation (see crossval/dvc.yaml).
-CROSSVAL_METRICS = CROSSVAL_DIR / "metrics.json"
+# Every model's mean, spread and interval, the digest of the params it ran with, and the paired
+# comparisons: no stage's declared output, so that the main report can depend on it without
+# `dvc repro` running cross-validation (see crossval/dvc.yaml).
+CROSSVAL_SUMMARY = CROSSVAL_DIR / "summary.json"
+# What a user compares across experiments, one file per model (the report's): DVC's metrics.
+SCORES_DIR = METRICS_DIR / "scores"
 
 
 def prepared_split(split: str) -> Path:
@@ -42,7 +44,9 @@ def model_metrics(model: str, file: str) -> Path:
 
 TRAIN_METRICS = ("train.json",)
 # DVCLive's per-epoch logs: its files of one quantity per line, under live/plots/metrics/.
-EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
+# (Training accuracy, on augmented batches, is printed but not logged: no chart shows it, and each
+# logged quantity is one more column per model in `dvc exp show`.)
+EPOCH_METRICS = ("train_loss", "val_loss", "val_accuracy", "lr")
 EVAL_METRICS = ("eval.json", "per_class.csv", "confusion_matrix.csv", "predictions.csv", "misclassified.png")
 
 
@@ -50,6 +54,10 @@ def live_dir(model: str) -> Path:
     """DVCLive's directory for one model (DVCLive empties it when training starts): metrics.json
     holds the latest epoch, plots/metrics/<quantity>.tsv every epoch's value."""
     return METRICS_DIR / model / "live"
+
+
+def scores(model: str) -> Path:
+    return SCORES_DIR / f"{model}.json"
 
 
 def timing(model: str) -> Path:

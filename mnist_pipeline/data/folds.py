@@ -5,8 +5,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.core.files import save_torch
 from mnist_pipeline.core.mnist import TRAIN_IMAGES, TRAIN_LABELS
 from mnist_pipeline.core.limits import require_folds
 from mnist_pipeline.data.splits import Split, read_pair
@@ -37,25 +35,3 @@ def fold_split(data: Split, folds: torch.Tensor, fold: int) -> tuple[Split, Spli
     """(train, val): the images of every other fold, and of this one."""
     held_out = folds == fold
     return Split(data.images[~held_out], data.labels[~held_out]), Split(data.images[held_out], data.labels[held_out])
-
-
-def save_folds(folds: torch.Tensor, k: int, path: Path) -> None:
-    save_torch({"folds": folds, "k": k}, path)
-
-
-def load_folds(path: Path, images: int, k: int) -> torch.Tensor:
-    """The assignment written by save_folds, checked against the data and params it must match."""
-    try:
-        saved = torch.load(path, weights_only=True)
-        folds = saved["folds"]
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: missing; run `dvc repro crossval/dvc.yaml`") from None
-    except Exception as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise PipelineError(f"{path}: not a fold assignment ({first_line})") from None
-    if saved.get("k") != k or len(folds) != images:
-        raise PipelineError(
-            f"{path}: made for {saved.get('k')} folds of {len(folds)} images, not {k} of {images}; "
-            "run `dvc repro crossval/dvc.yaml`"
-        )
-    return folds

@@ -68,7 +68,7 @@ def params_digest(params: dict, model: str) -> str:
 
 
 def summarize(results: dict[str, list[dict]], digests: dict[str, str]) -> dict:
-    """metrics.json: per model (results: name -> its fold results in fold order) the interval of
+    """summary.json: per model (results: name -> its fold results in fold order) the interval of
     validation accuracy and loss, and b - a for each pair of models in order."""
     summary: dict = {"folds": len(next(iter(results.values()))) if results else 0}
     for name, folds in results.items():

@@ -2,21 +2,21 @@
 the cross-validation result where one exists for the model's current params.
 
 Wall time is left out on purpose: the report is a hashed output, and reruns must give the same
-bytes. `dvc metrics show` lists the timing files beside it.
+bytes (metrics/timing/ holds it).
 """
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.files import read_json
 
 COLUMNS = {
     "model": "model",
     "parameters": "parameters",
     "test_accuracy": "test accuracy",
     "test_loss": "test loss",
+    "best_val_accuracy": "best validation accuracy",
     "best_epoch": "best epoch",
     "epochs_run": "epochs",
     "device": "device",
@@ -30,11 +30,7 @@ def summary_row(model: str, train: dict, evaluation: dict) -> dict:
 
 
 def read_row(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else exc
-        raise PipelineError(f"{path}: cannot read the model's summary ({reason}); run `dvc repro` first") from None
+    return read_json(path, "the model's summary", then="run `dvc repro` first")
 
 
 # Validation accuracy over the cross-validation folds; empty where it has not run for today's params.
@@ -54,7 +50,8 @@ def build_report(rows: list[dict], cv: list[dict | None]) -> pd.DataFrame:
 
 def to_markdown(report: pd.DataFrame) -> str:
     """A GitHub markdown table (pandas' own needs the tabulate package)."""
-    formats = {"test_accuracy": "{:.2%}", "test_loss": "{:.4f}", "parameters": "{:,}", "model": "`{}`"}
+    formats = {"test_accuracy": "{:.2%}", "best_val_accuracy": "{:.2%}", "test_loss": "{:.4f}", "parameters": "{:,}",
+               "model": "`{}`"}
     headers = [*COLUMNS.values(), CV_HEADER]
     lines = ["| " + " | ".join(headers) + " |", "| --- |" + " ---: |" * (len(headers) - 1)]
     for row in report.to_dict("records"):
@@ -67,10 +64,14 @@ def to_markdown(report: pd.DataFrame) -> str:
 
 def read_crossval(path: Path) -> dict:
     """The cross-validation summary; empty (nothing run) where the file does not exist."""
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, json.JSONDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else exc
-        raise PipelineError(f"{path}: cannot read the cross-validation results ({reason})") from None
+    return read_json(path, "the cross-validation results") if path.exists() else {}
+
+
+def scores(row: dict, cv: dict | None) -> dict:
+    """What a user compares across experiments, for `dvc metrics` and `dvc exp show`: the test
+    accuracy and loss, the best validation accuracy and, where current, the cross-validation mean
+    and the half-width of its 95% interval (left out, shown as "-", where it has not run)."""
+    result = {key: row[key] for key in ("test_accuracy", "test_loss", "best_val_accuracy")}
+    if cv:
+        result |= {"cv_accuracy": cv["mean"], "cv_ci95": round((cv["ci95_high"] - cv["ci95_low"]) / 2, 6)}
+    return result

@@ -1,5 +1,9 @@
 """Stage crossval fold@<model>-<fold>: train a model with its recipe on every other fold, and
-score it on this one after its last epoch."""
+score it on this one after its last epoch.
+
+The folds are dealt here, from the labels and crossval.seed (a second of work): every fold stage
+deals the same ones, and no file of fold numbers has to be kept, cached or pulled.
+"""
 
 import argparse
 
@@ -10,7 +14,7 @@ from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import write_json
 from mnist_pipeline.core.mnist import TRAIN_IMAGES, TRAIN_LABELS
 from mnist_pipeline.core.params import crossval_params, load_params, model_recipe
-from mnist_pipeline.data.folds import fold_split, load_folds, training_images
+from mnist_pipeline.data.folds import assign_folds, fold_split, training_images
 from mnist_pipeline.training.session import require_same_params, train_model
 
 
@@ -29,8 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     if fold not in crossval.folds:
         raise PipelineError(f"fold {fold}: not one of {paths.PARAMS_FILE}'s crossval.folds (1..{crossval.k})")
     data = training_images(paths.RAW_DIR)
-    train, val = fold_split(data, load_folds(paths.CROSSVAL_FOLDS, len(data), crossval.k), fold)
-    inputs = [paths.RAW_DIR / TRAIN_IMAGES, paths.RAW_DIR / TRAIN_LABELS, paths.CROSSVAL_FOLDS]
+    train, val = fold_split(data, assign_folds(data.labels, crossval.k, crossval.seed), fold)
+    inputs = [paths.RAW_DIR / TRAIN_IMAGES, paths.RAW_DIR / TRAIN_LABELS]
     trained = train_model(name, recipe, train, val, paths.fold_resume_state(name, fold), inputs)
     require_same_params(name, started_with, read_params(), rerun="dvc repro crossval/dvc.yaml")
 
