@@ -48,6 +48,7 @@ def prepared(tmp_path_factory, raw_files):
     return root, env
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_stopped_training_says_so_in_one_line(prepared, signum):
     root, env = prepared

@@ -51,6 +51,7 @@ def claimed_at(process) -> tuple[float, str]:
     return float(line.split()[1]), out
 
 
+@pytest.mark.slow
 def test_a_training_on_every_core_waits_for_the_one_before_and_says_for_whom(tmp_path):
     expected = usable_cpus()[: torch.get_num_threads()]
     second = claimer(tmp_path, torch.get_num_threads(), "second", 0, go=False)  # not a child of a pinned thread
@@ -64,6 +65,7 @@ def test_a_training_on_every_core_waits_for_the_one_before_and_says_for_whom(tmp
     assert out.count("Waiting for") == 1 and f"pid {os.getpid()}: training model_2" in out
 
 
+@pytest.mark.slow
 def test_trainings_of_one_thread_each_share_the_cores(tmp_path):
     first, second = claimer(tmp_path, 1, "first", 3, go=False), claimer(tmp_path, 1, "second", 3, go=False)
     start(first)
@@ -74,6 +76,7 @@ def test_trainings_of_one_thread_each_share_the_cores(tmp_path):
     assert "Waiting" not in out_a + out_b
 
 
+@pytest.mark.slow
 def test_a_killed_training_leaves_its_cores_free(tmp_path):
     holder = claimer(tmp_path, torch.get_num_threads(), "killed", 60)
     assert holder.stdout.readline().startswith("claimed")

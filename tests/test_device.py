@@ -48,6 +48,7 @@ def test_threads_param_sets_torch_threads():
         torch.set_num_threads(before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["stages.train", "stages.evaluate", "mnist_pipeline.predict", "benchmarks.speed"])
 def test_openmp_threads_sleep_while_waiting_unless_the_environment_says_otherwise(module):
     import os

