@@ -1,4 +1,4 @@
-"""The ablation in README's "Ablation": what augmentation, the schedule and the optimizer each add
+"""The ablation in docs/models.md's "Ablation": what augmentation, the schedule and the optimizer each add
 to model_2 and model_3, each row on two seeds, run as queued DVC experiments.
 
     python -m benchmarks.ablation queue [ROW ...]   # queue every row (or these) x seed (dvc exp run --queue)

@@ -1,10 +1,13 @@
-"""README blocks regenerated from real outputs: `python -m mnist_pipeline.readme` after `dvc repro`.
+"""The generated blocks of the README and docs, rewritten from real outputs:
+`python -m mnist_pipeline.readme` after `dvc repro` (and after `dvc repro crossval/dvc.yaml`).
 
-A block is the text between `<!-- NAME:start -->` and `<!-- NAME:end -->`. The results block is
-the report stage's `metrics/report.md`, the crossval block cross-validation's `crossval/report.md`;
-the benchmark writes the performance block.
+A block is the text between `<!-- NAME:start -->` and `<!-- NAME:end -->`: README.md's `results`
+is the report stage's metrics/report.md and its `metrics` what `dvc metrics show` prints;
+docs/experiments.md's `crossval` is cross-validation's crossval/report.md. The benchmark writes
+docs/performance.md's `performance` block (`python -m benchmarks.speed --docs`).
 """
 
+import subprocess
 from pathlib import Path
 
 from mnist_pipeline.core.command import run_command
@@ -13,12 +16,16 @@ from mnist_pipeline.core.files import atomic_write_bytes
 from mnist_pipeline.core.paths import CROSSVAL_REPORT, REPORT_MD
 
 README = Path("README.md")
+EXPERIMENTS_DOC = Path("docs/experiments.md")
+# (file, block, report it copies, the command that makes the report)
+REPORT_BLOCKS = ((README, "results", REPORT_MD, "dvc repro"),
+                 (EXPERIMENTS_DOC, "crossval", CROSSVAL_REPORT, "dvc repro crossval/dvc.yaml"))
 
 
 def block(text: str, name: str) -> str:
     start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
     if start not in text or end not in text:
-        raise PipelineError(f"README has no `{start.strip()}` ... `{end}` block")
+        raise PipelineError(f"no `{start.strip()}` ... `{end}` block")
     return text.split(start, 1)[1].split(end, 1)[0]
 
 
@@ -26,17 +33,31 @@ def replace_block(path: Path, name: str, content: str) -> None:
     """Put content (ending in a newline) between the block's markers in the file at path."""
     text = path.read_text()
     start = f"<!-- {name}:start -->\n"
-    atomic_write_bytes(path, text.replace(start + block(text, name), start + content, 1).encode())
+    try:
+        old = block(text, name)
+    except PipelineError as exc:
+        raise PipelineError(f"{path}: {exc}") from None
+    atomic_write_bytes(path, text.replace(start + old, start + content, 1).encode())
+
+
+def metrics_block() -> str:
+    """`dvc metrics show` as a terminal shows it."""
+    shown = subprocess.run(["dvc", "metrics", "show"], capture_output=True, text=True)
+    if shown.returncode != 0:
+        raise PipelineError(f"dvc metrics show failed: {(shown.stderr.strip().splitlines() or ['?'])[-1]}")
+    return "```\n$ dvc metrics show\n" + "\n".join(line.rstrip() for line in shown.stdout.strip().splitlines()) + "\n```\n"
 
 
 def main() -> None:
-    for name, report, command in (("results", REPORT_MD, "dvc repro"), ("crossval", CROSSVAL_REPORT, "dvc repro crossval/dvc.yaml")):
+    for path, name, report, command in REPORT_BLOCKS:
         try:
             text = report.read_text()
         except OSError as exc:
             raise PipelineError(f"{report}: cannot read ({exc.strerror}); run `{command}` first") from None
-        replace_block(README, name, text)
-        print(f"{README}: {name} block updated from {report}")
+        replace_block(path, name, text)
+        print(f"{path}: {name} block updated from {report}")
+    replace_block(README, "metrics", metrics_block())
+    print(f"{README}: metrics block updated from `dvc metrics show`")
 
 
 if __name__ == "__main__":
