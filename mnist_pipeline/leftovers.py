@@ -18,8 +18,8 @@ REMOVE = "python -m mnist_pipeline.leftovers --remove"
 
 
 def model_paths(model: str) -> list[Path]:
-    return [paths.checkpoint(model).parent, paths.METRICS_DIR / model, paths.summary(model), paths.timing(model),
-            paths.fold_result(model, 1).parent, paths.fold_plot(model), paths.resume_state(model)]
+    return [paths.CHECKPOINTS_DIR / model, paths.METRICS_DIR / model, paths.summary(model), paths.scores(model),
+            paths.timing(model), paths.CROSSVAL_RESULTS_DIR / model, paths.fold_plot(model), paths.resume_state(model)]
 
 
 def stage_model(stage: str) -> str | None:
@@ -42,10 +42,10 @@ def locked_stages() -> dict[Path, list[str]]:
 
 def leftovers(models: list[str]) -> dict[str, list[str]]:
     """model -> its files and lock entries, for every model on disk that is not in models."""
-    seen = {p.name for folder in (paths.checkpoint("x").parent.parent, paths.METRICS_DIR, paths.fold_result("x", 1).parent.parent)
-            if folder.is_dir() for p in folder.iterdir() if p.is_dir()}
-    seen |= {p.stem for folder in (paths.SUMMARY_DIR, paths.TIMING_DIR) if folder.is_dir() for p in folder.glob("*.json")}
-    seen -= {paths.SUMMARY_DIR.name, paths.TIMING_DIR.name}
+    per_model = (paths.SUMMARY_DIR, paths.SCORES_DIR, paths.TIMING_DIR)  # a file per model
+    seen = {p.name for folder in (paths.CHECKPOINTS_DIR, paths.METRICS_DIR, paths.CROSSVAL_RESULTS_DIR)
+            if folder.is_dir() for p in folder.iterdir() if p.is_dir() and p not in per_model}
+    seen |= {p.stem for folder in per_model if folder.is_dir() for p in folder.glob("*.json")}
     found = {}
     for lock, stages in locked_stages().items():
         for stage in stages:

@@ -42,8 +42,8 @@ def class_counts(train_labels_sha256: str) -> list[int] | None:
     if path.is_file():
         try:
             labels = decode_idx(path.read_bytes(), str(path), ndim=1)
-        except PipelineError:
-            return None  # a damaged file is download's to replace
+        except (PipelineError, OSError):
+            return None  # a damaged or unreadable file is download's to replace
         return [int((labels == c).sum()) for c in range(int(labels.max()) + 1)] if len(labels) else None
     return list(TRAIN_CLASS_COUNTS) if train_labels_sha256 == TRAIN_LABELS_SHA256 else None
 

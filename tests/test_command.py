@@ -82,3 +82,34 @@ def test_the_undo_advice_works_on_a_staged_params_yaml_as_a_killed_experiment_le
     run(advice.split(), tmp_path, env)
     assert (tmp_path / "params.yaml").read_text() == "train:\n  lr: 0.001\n"
     assert run(["git", "status", "--porcelain"], tmp_path, env).stdout == ""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_stage_whose_dvc_was_killed_stops_instead_of_training_on_unseen(prepared):
+    """`dvc repro` stopped by SIGTERM dies without passing it on: its stage must not go on alone."""
+    root, env = prepared
+    state = root / ".resume/model_1.pt"
+    state.unlink(missing_ok=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys; child = subprocess.Popen(sys.argv[1:]); print(child.pid, flush=True); child.wait()",
+         sys.executable, "-m", "stages.train", "model_1"],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    child = int(parent.stdout.readline())
+    deadline = time.monotonic() + 120
+    while not state.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{child}") and "zombie" not in _state(child):
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{child}") or "zombie" in _state(child), "the stage trained on after its parent died"
+    assert not (root / "checkpoints/model_1/best.pt").exists() and state.exists()  # resumable, nothing half-done
+
+
+def _state(pid: int) -> str:
+    try:
+        return open(f"/proc/{pid}/status").read().lower()
+    except OSError:
+        return "zombie"

@@ -158,7 +158,8 @@ def test_the_committed_params_pass_check_without_a_warning(tmp_path, monkeypatch
 def test_check_warns_once_of_a_removed_models_outputs_and_says_how_to_remove_them(project, tmp_path):
     root = Path.cwd()
     for path in ("checkpoints/model_9/best.pt", "metrics/model_9/eval.json", "metrics/summary/model_9.json",
-                 "metrics/timing/model_9.json", "metrics/summary/model_1.json"):
+                 "metrics/scores/model_9.json", "metrics/timing/model_9.json", "metrics/summary/model_1.json",
+                 "metrics/scores/model_1.json"):
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text("{}")
     stages = {"stages": {"train@model_9": {"cmd": "x"}, "train@model_1": {"cmd": "y"}, "evaluate@model_9": {"cmd": "z"}}}
@@ -171,7 +172,8 @@ def test_check_warns_once_of_a_removed_models_outputs_and_says_how_to_remove_the
     result = run([sys.executable, "-m", "mnist_pipeline.leftovers", "--remove"], root, environment(tmp_path))
     assert "removed the outputs of model_9" in result.stdout
     assert not (root / "checkpoints/model_9").exists() and not (root / "metrics/model_9").exists()
-    assert (root / "metrics/summary/model_1.json").exists()
+    assert (root / "metrics/summary/model_1.json").exists() and (root / "metrics/scores/model_1.json").exists()
+    assert not (root / "metrics/scores/model_9.json").exists()
     assert list(yaml.safe_load((root / "dvc.lock").read_text())["stages"]) == ["train@model_1"]
     assert not [w for w in check_stage.check(project) if "no longer in" in w]
 

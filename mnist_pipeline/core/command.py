@@ -2,8 +2,11 @@
 
 import errno
 import logging
+import os
 import signal
 import sys
+import threading
+import time
 from typing import Callable
 
 from mnist_pipeline.core.errors import PipelineError
@@ -19,6 +22,14 @@ def _stop(signum: int, frame) -> None:
     raise KeyboardInterrupt(signum)
 
 
+def _stop_when_orphaned(parent: int) -> None:
+    """A `dvc repro` stopped by SIGTERM dies without passing it on, and its stage would train on
+    unseen and write outputs DVC never records: when the parent process goes, stop as if signalled."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def describe_os_error(exc: OSError) -> str:
     where = exc.filename or "a file"
     if exc.errno == errno.ENOSPC:
@@ -32,6 +43,7 @@ def run_command(main: Callable[[], None]) -> None:
     (core/files.py), so a failure leaves the old file or none, never half of one."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     previous = {s: signal.signal(s, _stop) for s in STOPPING_SIGNALS}
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
     try:
         main()
     except PipelineError as exc:

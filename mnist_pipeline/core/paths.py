@@ -10,6 +10,7 @@ MODELS_DIR = PROJECT_ROOT / "models"
 PARAMS_FILE = Path("params.yaml")
 PARAMS_CHECKED = Path("data/params-checked")  # the check stage's output, the same bytes every time
 RAW_DIR = Path("data/raw")
+CHECKPOINTS_DIR = Path("checkpoints")
 PREPARED_DIR = Path("data/prepared")
 METRICS_DIR = Path("metrics")
 TIMING_DIR = METRICS_DIR / "timing"      # wall time: committed, never a hashed output (see dvc.yaml)
@@ -20,6 +21,7 @@ RESUME_DIR = Path(".resume")             # outside every DVC output: DVC deletes
 # Cross-validation, a pipeline of its own (crossval/dvc.yaml) that runs on request.
 CROSSVAL_DIR = Path("crossval")
 CROSSVAL_REPORT = CROSSVAL_DIR / "report.md"
+CROSSVAL_RESULTS_DIR = CROSSVAL_DIR / "results"
 # Every model's mean, spread and interval, the digest of the params it ran with, and the paired
 # comparisons: no stage's declared output, so that the main report can depend on it without
 # `dvc repro` running cross-validation (see crossval/dvc.yaml).
@@ -33,7 +35,7 @@ def prepared_split(split: str) -> Path:
 
 
 def checkpoint(model: str, which: str = "best") -> Path:
-    return Path("checkpoints") / model / f"{which}.pt"
+    return CHECKPOINTS_DIR / model / f"{which}.pt"
 
 
 def model_metrics(model: str, file: str) -> Path:
@@ -74,7 +76,7 @@ def resume_state(model: str) -> Path:
 
 def fold_result(model: str, fold: int) -> Path:
     """One fold's validation accuracy and loss after training on the other folds."""
-    return CROSSVAL_DIR / "results" / model / f"fold_{fold}.json"
+    return CROSSVAL_RESULTS_DIR / model / f"fold_{fold}.json"
 
 
 def fold_plot(model: str) -> Path:

@@ -10,7 +10,7 @@ from torch import nn
 from tqdm import tqdm
 
 from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.core.limits import plural
+from mnist_pipeline.core.limits import plural, steps_per_epoch
 from mnist_pipeline.core.params import TrainParams
 from mnist_pipeline.evaluation.scoring import score
 from mnist_pipeline.training.augment import random_affine
@@ -82,9 +82,9 @@ def fit(model: nn.Module, train_x, train_y, val_x, val_y, params: TrainParams, l
     called with each epoch the saved state had already run.
     """
     model, train_x, val_x = training_layout(model, train_x, val_x)
-    steps_per_epoch = -(-len(train_y) // params.batch_size)
+    steps = steps_per_epoch(len(train_y), params.batch_size)
     optimizer = make_optimizer(model, params)
-    scheduler = make_scheduler(optimizer, params, steps_per_epoch)
+    scheduler = make_scheduler(optimizer, params, steps)
     per_step = params.schedule in PER_STEP_SCHEDULES
     generator = torch.Generator().manual_seed(params.seed)
     stateful = {"model": model, "optimizer": optimizer, "scheduler": scheduler}
@@ -95,7 +95,7 @@ def fit(model: nn.Module, train_x, train_y, val_x, val_y, params: TrainParams, l
 
     while run.epochs_run < params.epochs and not run.stopped_early:
         epoch, lr = run.epochs_run + 1, optimizer.param_groups[0]["lr"]
-        with tqdm(desc=f"Epoch {epoch}/{params.epochs}", total=steps_per_epoch, leave=False, disable=None) as bar:
+        with tqdm(desc=f"Epoch {epoch}/{params.epochs}", total=steps, leave=False, disable=None) as bar:
             train_loss, train_acc = train_epoch(model, optimizer, train_x, train_y, params, generator,
                                                 after_step=scheduler.step if per_step else None, progress=bar)
         check_finite(train_loss, epoch, params)
