@@ -19,13 +19,14 @@ REMOVE = "python -m mnist_pipeline.leftovers --remove"
 
 def model_paths(model: str) -> list[Path]:
     return [paths.CHECKPOINTS_DIR / model, paths.METRICS_DIR / model, paths.summary(model), paths.scores(model),
-            paths.timing(model), paths.CROSSVAL_RESULTS_DIR / model, paths.fold_plot(model), paths.resume_state(model)]
+            paths.timing(model), paths.CROSSVAL_RESULTS_DIR / model, paths.fold_plot(model), paths.resume_state(model),
+            paths.fold_markers(model)]
 
 
 def stage_model(stage: str) -> str | None:
-    """The model of a per-model stage: train@m, evaluate@m, fold@m-<fold>."""
+    """The model of a per-model stage: train@m, evaluate@m, folds@m."""
     kind, _, item = stage.partition("@")
-    return item.rsplit("-", 1)[0] if kind == "fold" else item if kind in ("train", "evaluate") else None
+    return item if kind in ("train", "evaluate", "folds") else None
 
 
 def locked_stages() -> dict[Path, list[str]]:

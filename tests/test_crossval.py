@@ -26,11 +26,9 @@ from tests.project import (
     ROOT,
     copy_project,
     environment,
-    kill_once_saved,
     project_params,
     run,
 )
-from tests.synthetic import make_raw
 from tests.test_dvc_yaml import IMPORTS, Recorder, _files, _params_read, _within
 
 CROSSVAL_YAML = yaml.safe_load((ROOT / "crossval/dvc.yaml").read_text())
@@ -122,7 +120,7 @@ def test_code_deps_are_exactly_the_imported_project_files(name):
 def test_stages_follow_params_yaml_and_the_plot_names_no_model():
     """The fold plot is the report's folder, whatever models it holds: a plot that named each model's
     file warned in `dvc plots show` for a model added but not yet cross-validated."""
-    assert STAGES["fold"]["matrix"] == {"model": "${models}", "fold": "${crossval.folds}"}
+    assert STAGES["folds"]["matrix"] == {"model": "${models}"}
     assert all(stage["wdir"] == ".." for stage in STAGES.values())
     assert "plots" not in CROSSVAL_YAML
     (plot,) = STAGES["report"]["plots"]
@@ -131,12 +129,12 @@ def test_stages_follow_params_yaml_and_the_plot_names_no_model():
     assert "crossval/summary.json" in main["deps"] and "metrics" not in CROSSVAL_YAML  # comparisons are no metric
 
 
-def _declared(stage: dict, model: str, fold: int) -> set[str]:
+def _declared(stage: dict, model: str) -> set[str]:
     paths = set()
     for key in ("outs", "metrics", "plots"):
         for entry in stage.get(key) or []:
             path = next(iter(entry)) if isinstance(entry, dict) else entry
-            paths.add(path.replace("${item.model}", model).replace("${item.fold}", str(fold)))
+            paths.add(path.replace("${item.model}", model))
     return paths
 
 
@@ -153,7 +151,7 @@ def test_each_stage_reads_and_writes_exactly_what_crossval_dvc_yaml_declares(tmp
     monkeypatch.chdir(root)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["crossval"]["folds"] = [1, 2]
-    commands = [("fold", [m, str(f)]) for m in MODELS for f in (1, 2)] + [("report", [])]
+    commands = [("folds", [m]) for m in MODELS] + [("report", [])]
     for key, argv in commands:
         stage = STAGES[key]
         module = importlib.import_module(stage["cmd"].split()[2])
@@ -162,64 +160,13 @@ def test_each_stage_reads_and_writes_exactly_what_crossval_dvc_yaml_declares(tmp
         before = _files(root)
         module.main(argv)
         written = {path for path, data in _files(root).items() if before.get(path) != data}
-        model, fold = (argv + ["", "0"])[:2]
-        declared = _declared(stage, model, int(fold))
+        model = (argv + [""])[0]
+        declared = _declared(stage, model)
         unhashed = {"crossval/summary.json"} if key == "report" else set()
         assert {p for p in written - unhashed if not any(_within(p, d) for d in declared)} == set(), key
         assert {d for d in declared if not any(_within(p, d) for p in written)} == set(), key
         assert written >= unhashed, key
         assert _params_read(log) == _declared_params(stage, model), key
-
-
-# --- the fold stage as DVC runs it ---------------------------------------------------------------
-
-def _project(base: Path, raw: dict, **train):
-    root = copy_project(base / "project", raw, base / "mirror")
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["crossval"]["folds"] = [1, 2, 3]
-    params["train"].update(train)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = environment(base)
-    run([sys.executable, "-m", "stages.download"], root, env)
-    return root, env
-
-
-@pytest.mark.slow
-def test_fold_errors_are_one_line(tmp_path, raw_files):
-    root, env = _project(tmp_path, raw_files)
-    for argv, message in (
-        (["model_9", "1"], "unknown model 'model_9' (available: model_1, model_2"),
-        (["model_1", "4"], "error: fold 4: not one of params.yaml's crossval.folds (1..3)"),
-    ):
-        result = run([sys.executable, "-m", "stages.crossval.fold", *argv], root, env, check=False)
-        assert result.returncode == 1 and "Traceback" not in result.stderr
-        assert result.stderr.strip().splitlines() == [result.stderr.strip().splitlines()[-1]]
-        assert message in result.stderr, argv
-    assert not (root / "crossval/results").exists()
-
-
-FOLD_RESULT = "crossval/results/model_1/fold_2.json"
-
-
-@pytest.mark.slow
-def test_a_fold_killed_mid_run_resumes_to_the_bytes_of_an_uninterrupted_one(tmp_path):
-    raw = make_raw(n_train=3000, n_test=100, seed=1)
-    reference, env = _project(tmp_path / "a", raw, epochs=3, batch_size=8)
-    command = [sys.executable, "-m", "stages.crossval.fold", "model_1", "2"]
-    run(command, reference, env)
-    first = (reference / FOLD_RESULT).read_bytes()
-    run(command, reference, env)
-    assert (reference / FOLD_RESULT).read_bytes() == first, "a rerun changed the fold's result"
-    assert json.loads(first)["train_images"] + json.loads(first)["val_images"] == 3000
-
-    root, env = _project(tmp_path / "b", raw, epochs=3, batch_size=8)
-    state = root / ".resume/crossval/model_1-fold_2.pt"
-    kill_once_saved(command, root, env, state)
-    assert not (root / FOLD_RESULT).exists()
-    resumed = run(command, root, env)
-    assert "resuming after epoch" in resumed.stderr
-    assert (root / FOLD_RESULT).read_bytes() == first
-    assert not state.exists()
 
 
 # --- comparing one model's cross-validation between revisions ------------------------------------

@@ -259,7 +259,7 @@ def test_crossval_runs_on_request_and_the_report_shows_only_current_results(repo
     assert all(_report_cells(root, model)[-1] == "not run" for model in MODELS)
 
     result = run(["dvc", "exp", "run", "crossval/dvc.yaml", "-S", "crossval.folds=[1,2]"], root, env)
-    folds = {f"crossval/dvc.yaml:fold@{model}-{fold}" for model in MODELS for fold in (1, 2)}
+    folds = {f"crossval/dvc.yaml:folds@{model}" for model in MODELS}
     assert _ran(result.stdout) == {"check", *folds, "crossval/dvc.yaml:report"}
     summary = json.loads((root / "crossval/summary.json").read_text())
     assert summary["folds"] == 2 and "model_2 - model_1" in summary["comparisons"]
@@ -275,3 +275,35 @@ def test_crossval_runs_on_request_and_the_report_shows_only_current_results(repo
     assert _report_cells(root, "model_2")[-1] == "not run"
     assert "cv_accuracy" not in json.loads((root / "metrics/scores/model_2.json").read_text())  # "-" in exp show
     assert _report_cells(root, "model_1")[-1] != "not run"
+
+
+def test_experiments_travel_between_clones_through_git_and_dvc_remotes(repo, tmp_path):
+    """Machine A runs an experiment and pushes it; machine B pulls it, sees it in `dvc exp show`,
+    applies it and reproduces nothing: the run-cache came with it (docs/experiments.md, "Sharing")."""
+    root, env = repo
+    run(["git", "add", "-A"], root, env)
+    run(["git", "commit", "-q", "-m", "before sharing", "--allow-empty"], root, env)
+    shared_git, shared_dvc = tmp_path / "shared.git", tmp_path / "shared-dvc"
+    run(["git", "init", "-q", "--bare", str(shared_git)], tmp_path, env)
+    run(["git", "remote", "add", "origin", str(shared_git)], root, env)
+    run(["dvc", "remote", "add", "-f", "-d", "shared", str(shared_dvc)], root, env)
+    run(["git", "commit", "-q", "-am", "shared DVC remote"], root, env)
+    run(["dvc", "push"], root, env)
+    run(["git", "push", "-q", "origin", "main"], root, env)
+
+    run(["dvc", "exp", "run", "-n", "from-a", "-S", "models.model_4.lr=0.02"], root, env)
+    run(["dvc", "exp", "push", "origin", "from-a"], root, env)  # its git ref, and its outputs to the DVC remote
+    run(["dvc", "push", "--run-cache"], root, env)
+    run(["git", "checkout", "--", "."], root, env)
+
+    clone = tmp_path / "machine-b"
+    run(["git", "clone", "-q", "-b", "main", str(shared_git), str(clone)], tmp_path, env)
+    run(["dvc", "exp", "pull", "origin", "from-a"], clone, env)
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], clone, env).stdout)
+    names = {rev.get("name") for row in shown for exp in row.get("experiments") or [] for rev in exp["revs"]}
+    assert "from-a" in names
+    run(["dvc", "exp", "apply", "from-a"], clone, env)
+    run(["dvc", "pull", "--run-cache"], clone, env)
+    result = run(["dvc", "repro"], clone, env)
+    assert _ran(result.stdout) == set() and "Data and pipelines are up to date." in result.stdout
+    assert yaml.safe_load((clone / "params.yaml").read_text())["models"]["model_4"]["lr"] == 0.02

@@ -100,6 +100,9 @@ class CrossvalParams:
         "the fold numbers 1..k for k >= 2, e.g. [1, 2, 3, 4, 5]",
     )
     seed: int = anything()
+    # A fold's share of one GPU where folds train on CUDA through Ray: 0.25 lets four share it.
+    # Where a fold runs changes no result, so the cross-validation digest leaves it out.
+    gpus_per_fold: float = check(lambda v: 0 < v <= 1, "above 0, at most 1 (a fold's share of one GPU)")
 
     @property
     def k(self) -> int:

@@ -83,5 +83,6 @@ def fold_plot(model: str) -> Path:
     return CROSSVAL_DIR / "plots" / f"{model}.csv"
 
 
-def fold_resume_state(model: str, fold: int) -> Path:
-    return RESUME_DIR / "crossval" / f"{model}-fold_{fold}.pt"
+def fold_markers(model: str) -> Path:
+    """Where a cross-validation stage marks the folds it finished, so a killed run keeps them."""
+    return RESUME_DIR / "crossval" / model

@@ -63,7 +63,7 @@ def params_digest(params: dict, model: str) -> str:
         return {key: plain(value[key]) for key in value} if isinstance(value, dict) else value
 
     relevant = {"train": plain(params["train"]), "model": plain(params["models"][model] or {}),
-                "crossval": plain(params["crossval"])}
+                "crossval": {key: plain(params["crossval"])[key] for key in ("folds", "seed")}}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 

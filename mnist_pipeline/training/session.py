@@ -28,13 +28,16 @@ class Trained:
     run: Run
     model: nn.Module
     device: torch.device
-    resume: ResumeState  # cleared by the caller once its outputs are written
+    resume: ResumeState | None  # cleared by the caller once its outputs are written
 
 
-def train_model(name: str, recipe: Recipe, train: Split, val: Split, resume_path: Path, inputs: list[Path],
-                on_epoch=lambda stats: None) -> Trained:
+def train_model(name: str, recipe: Recipe, train: Split, val: Split, resume_path: Path | None, inputs: list[Path],
+                on_epoch=lambda stats: None, claim: bool = True) -> Trained:
     """Seed, build and train model `name`, resuming from resume_path if a killed run of the same
-    recipe, input files (inputs) and code left its state there."""
+    recipe, input files (inputs) and code left its state there (None: no resume state).
+
+    A CPU training claims its cores (training/cores.py) unless claim is False: in a Ray task, whose
+    CPUs Ray's scheduler has given it."""
     device = select_device(recipe.train.device)
     set_threads(recipe.train.threads)
     make_deterministic(recipe.train.seed)
@@ -44,8 +47,8 @@ def train_model(name: str, recipe: Recipe, train: Split, val: Split, resume_path
     print(f"Training {name} on {device}: {len(train)} train / {len(val)} validation images")
 
     run_config = {"model": name, **asdict(recipe), "device": device.type}
-    resume = ResumeState(resume_path, fingerprint(run_config, [*inputs, *project_code()]))
-    with claim_cores(f"training {name}") if device.type == "cpu" else nullcontext():
+    resume = ResumeState(resume_path, fingerprint(run_config, [*inputs, *project_code()])) if resume_path else None
+    with claim_cores(f"training {name}") if claim and device.type == "cpu" else nullcontext():
         run = fit(
             model,
             normalize(train.images.to(device)), train.labels.to(device),

@@ -1,0 +1,225 @@
+"""Cross-validation's folds as Ray tasks: where a fold runs changes nothing, failures are one line,
+a stopped stage keeps its finished folds, and no Ray process outlives the stage."""
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mnist_pipeline.core.params import CrossvalParams
+from mnist_pipeline.training import ray_folds
+from tests.project import copy_project, environment, run
+from tests.synthetic import make_raw
+
+RAY_PROCESSES = ("raylet", "gcs_server", "ray::")
+
+
+def ray_processes() -> set[int]:
+    found = subprocess.run(["pgrep", "-f", "|".join(RAY_PROCESSES)], capture_output=True, text=True).stdout.split()
+    return {int(pid) for pid in found}
+
+
+def _project(base: Path, raw: dict, folds=(1, 2), **train) -> tuple[Path, dict]:
+    root = copy_project(base / "project", raw, base / "mirror")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["crossval"]["folds"] = list(folds)
+    params["train"].update(train)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = environment(base)
+    run([sys.executable, "-m", "stages.download"], root, env)
+    return root, env
+
+
+def _results(root: Path, model: str) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((root / "crossval/results" / model).glob("fold_*.json"))}
+
+
+# --- without Ray running -----------------------------------------------------------------------
+
+def test_an_unreachable_address_is_told_at_once():
+    started = time.monotonic()
+    assert ray_folds.unreachable("127.0.0.1:9") is not None  # the discard port: nothing listens
+    assert ray_folds.unreachable("ray://127.0.0.1:9") is not None
+    assert ray_folds.unreachable("not-an-address") == "not host:port"
+    assert time.monotonic() - started < ray_folds.CONNECT_TIMEOUT_S
+
+
+def test_a_fold_asks_for_a_gpu_share_only_where_it_will_train_on_cuda():
+    from tests.project import project_params
+    from mnist_pipeline.core.catalog import hyperparameter_types
+    from mnist_pipeline.core.params import model_recipe
+
+    recipe = model_recipe(project_params(), "model_4", hyperparameter_types("model_4"))
+    crossval = CrossvalParams(folds=[1, 2], seed=0, gpus_per_fold=0.25)
+    assert ray_folds.gpus_per_fold(recipe, crossval, cluster_gpus=0) == 0  # auto on a CPU cluster
+    assert ray_folds.gpus_per_fold(recipe, crossval, cluster_gpus=1) == 0.25  # auto where there is a GPU
+    cpu = recipe.__class__(recipe.train.__class__(**{**vars(recipe.train), "device": "cpu"}), recipe.hyperparameters)
+    assert ray_folds.gpus_per_fold(cpu, crossval, cluster_gpus=1) == 0
+
+
+@pytest.mark.slow
+def test_the_main_pipeline_never_imports_ray():
+    code = ("import sys, stages.check, stages.download, stages.preprocess, stages.train, stages.evaluate, stages.report, "
+            "stages.crossval.folds; print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+# --- on a local instance -----------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_failing_fold_or_unknown_model_is_one_line_and_leaves_no_ray_process(tmp_path, raw_files):
+    root, env = _project(tmp_path, raw_files)
+    before = ray_processes()
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["models"]["model_4"]["batch_size"] = 60_000  # onecycle: a warm-up of one step, refused in the task
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for model, message in (("model_9", "error: unknown model 'model_9' (available: model_1"),
+                           ("model_4", "error: model_4, fold ")):
+        result = run([sys.executable, "-m", "stages.crossval.folds", model], root, env, check=False)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert len(errors) == 1 and errors[0].startswith(message), result.stderr
+    assert "onecycle's warmup" in errors[0]
+    assert not _results(root, "model_4")
+    time.sleep(1)
+    assert ray_processes() <= before
+
+
+@pytest.mark.slow
+def test_a_stopped_stage_keeps_its_finished_folds_and_no_ray_process(tmp_path):
+    raw = make_raw(n_train=2000, n_test=100, seed=1)
+    reference, env = _project(tmp_path / "a", raw, folds=(1, 2, 3), epochs=3, batch_size=16, threads=1)
+    command = [sys.executable, "-m", "stages.crossval.folds", "model_1"]
+    run(command, reference, env)
+    expected = _results(reference, "model_1")
+    assert list(expected) == ["fold_1.json", "fold_2.json", "fold_3.json"]
+
+    root, env = _project(tmp_path / "b", raw, folds=(1, 2, 3), epochs=3, batch_size=16, threads=1)
+    before = ray_processes()
+    stage = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while not _results(root, "model_1") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stage.send_signal(signal.SIGINT)
+    stderr = stage.communicate(timeout=60)[1]
+    assert stage.returncode == 130 and "Traceback" not in stderr, stderr
+    kept = _results(root, "model_1")
+    assert 1 <= len(kept) < 3 and all(expected[name] == data for name, data in kept.items())
+    time.sleep(1)
+    assert ray_processes() <= before, "a Ray process outlived the stage"
+
+    resumed = run(command, root, env)
+    assert "finished in an earlier run, kept" in resumed.stdout + resumed.stderr
+    assert _results(root, "model_1") == expected
+    assert not list((root / ".resume/crossval/model_1").glob("*.done"))
+
+
+# --- on a cluster of several nodes -------------------------------------------------------------
+
+@pytest.mark.slow
+def test_folds_spread_over_nodes_give_a_one_node_runs_results(tmp_path, raw_files, monkeypatch):
+    from ray.cluster_utils import Cluster
+
+    from mnist_pipeline.core.catalog import hyperparameter_types
+    from mnist_pipeline.core.params import crossval_params, load_params, model_recipe
+    from mnist_pipeline.data.folds import training_images
+
+    root, _ = _project(tmp_path, raw_files, threads=1)
+    monkeypatch.chdir(root)
+    params = load_params()
+    recipe, crossval = model_recipe(params, "model_2", hyperparameter_types("model_2")), crossval_params(params)
+    data = training_images(Path("data/raw"))
+    results = {}
+    for nodes in (2, 1):
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        for _ in range(nodes - 1):
+            cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        monkeypatch.setenv("RAY_ADDRESS", cluster.address)
+        try:
+            out = Path(f"out{nodes}")
+            seen = []
+            finished = ray_folds.run_folds("model_2", recipe, crossval, data, out, out / "marks", [], log=seen.append)
+        finally:
+            cluster.shutdown()
+        results[nodes] = {p.name: p.read_bytes() for p in sorted(out.glob("fold_*.json"))}
+        nodes_used = {line.rsplit("on node ", 1)[1] for line in seen if "on node" in line}
+        assert len(nodes_used) == nodes, seen
+        assert sorted(finished) == [1, 2]
+    assert results[2] == results[1] and len(results[1]) == 2
+
+
+# --- end to end, against a separately started cluster ------------------------------------------
+
+@pytest.fixture
+def ray_head():
+    """`ray start --head` on loopback with two CPUs and token authentication; stopped (every Ray
+    process it started) afterwards. Its folder is short: Ray's socket paths must fit in 107 characters."""
+    folder = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    env = {**os.environ, "RAY_TMPDIR": folder, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    port = 6390
+    subprocess.run(["ray", "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                    "--node-ip-address=127.0.0.1", "--disable-usage-stats"], env=env, check=True, capture_output=True,
+                   timeout=120)
+    try:
+        yield f"127.0.0.1:{port}", env
+    finally:
+        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_dvc_repro_sends_folds_to_ray_address_and_survives_a_killed_worker(tmp_path, raw_files, ray_head):
+    address, ray_env = ray_head
+    root, env = _project(tmp_path, make_raw(n_train=2000, n_test=100, seed=2), epochs=4, batch_size=16, threads=1)
+    env = {**env, "RAY_ADDRESS": address, **{key: ray_env[key] for key in ("RAY_TMPDIR", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}}
+    shutil.rmtree(root / "data")  # DVC's to make: not in git
+    for command in (["git", "init", "-q"], ["dvc", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "x"]):
+        run(command, root, env)
+    stage = ["dvc", "repro", "crossval/dvc.yaml:folds@model_1"]
+    first = run(stage, root, env)
+    assert "on node" in first.stdout + first.stderr
+    expected = _results(root, "model_1")
+    assert len(expected) == 2
+    assert "changed" not in run(["dvc", "status", stage[2]], root, env).stdout  # what dvc.lock records
+
+    # A worker killed mid-fold: Ray runs the task again, and the results are the same bytes.
+    run(["dvc", "repro", "-f", *stage[2:]], root, {**env, "RAY_ADDRESS": "127.0.0.1:9"}, check=False)  # refused, kept
+    assert _results(root, "model_1") == expected
+    process = subprocess.Popen(["dvc", "repro", "-f", *stage[2:]], cwd=root, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and time.monotonic() < deadline:
+        workers = subprocess.run(["pgrep", "-f", "ray::train_fold"], capture_output=True, text=True).stdout.split()
+        if workers:
+            time.sleep(0.5)  # into its training
+            os.kill(int(workers[0]), signal.SIGKILL)
+            killed = workers[0]
+        time.sleep(0.05)
+    output = process.communicate(timeout=300)[0]
+    assert killed and process.returncode == 0, output
+    assert _results(root, "model_1") == expected
+
+
+@pytest.mark.slow
+def test_an_unreachable_ray_address_is_one_line_within_30_s_and_deletes_nothing(tmp_path, raw_files):
+    root, env = _project(tmp_path, raw_files)
+    (root / "crossval/results/model_1").mkdir(parents=True)
+    (root / "crossval/results/model_1/fold_1.json").write_text('{"kept": true}\n')
+    started = time.monotonic()
+    result = run([sys.executable, "-m", "stages.crossval.folds", "model_1"], root, {**env, "RAY_ADDRESS": "127.0.0.1:9"},
+                 check=False)
+    assert time.monotonic() - started < 30 and result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        line for line in result.stderr.strip().splitlines() if line.startswith("error: RAY_ADDRESS=127.0.0.1:9: cannot reach")]
+    assert json.loads((root / "crossval/results/model_1/fold_1.json").read_text()) == {"kept": True}
