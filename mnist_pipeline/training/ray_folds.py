@@ -98,16 +98,17 @@ def ray_session():
     import ray
 
     address = os.environ.get("RAY_ADDRESS", "")
-    runtime_env = {"py_modules": [Path(mnist_pipeline.__file__).parent, Path(models.__file__).parent],
-                   "env_vars": {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}}
-    options = dict(runtime_env=runtime_env, logging_level="ERROR", configure_logging=True, log_to_driver=True)
+    options = dict(logging_level="ERROR", configure_logging=True, log_to_driver=True)
     if address:
         reason = unreachable(address)
         if reason:
             raise PipelineError(f"RAY_ADDRESS={address}: cannot reach a Ray cluster there ({reason}); start one "
                                 "(`ray start --head`) or unset RAY_ADDRESS to use a local instance")
-        ray.init(address=address, **options)
-    else:
+        # The project's code travels with the job; the environment its threads wait in, too.
+        runtime_env = {"py_modules": [Path(mnist_pipeline.__file__).parent, Path(models.__file__).parent],
+                       "env_vars": {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}}
+        ray.init(address=address, runtime_env=runtime_env, **options)
+    else:  # local workers start in this folder, with this environment: nothing to ship (a second saved)
         os.environ.pop("RAY_ADDRESS", None)
         ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1",
                  num_cpus=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
