@@ -7,7 +7,7 @@ On a CPU the full-resolution layers cost the most time, so there is none: the fi
 the image with stride 2 and skips BatchNorm; the capacity sits at 7x7, where it is cheap. Where a
 block pools, it pools right after its convolution, so BatchNorm and ReLU run on a quarter of the
 values (conv -> pool -> BatchNorm -> ReLU): 1.28x faster training steps than BatchNorm and ReLU
-before the pool, and no less accurate (README, "Models").
+before the pool, and no less accurate (docs/models.md).
 """
 
 import torch
