@@ -30,6 +30,7 @@ from tqdm import tqdm
 import mnist_pipeline
 import models
 from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.files import atomic_write_bytes, read_json, write_json
 from mnist_pipeline.core.params import CrossvalParams, Recipe
 from mnist_pipeline.data.folds import assign_folds, fold_split
 from mnist_pipeline.data.splits import Split
@@ -107,7 +108,11 @@ def ray_session():
         # The project's code travels with the job; the environment its threads wait in, too.
         runtime_env = {"py_modules": [Path(mnist_pipeline.__file__).parent, Path(models.__file__).parent],
                        "env_vars": {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}}
-        ray.init(address=address, runtime_env=runtime_env, **options)
+        try:
+            ray.init(address=address, runtime_env=runtime_env, **options)
+        except (ConnectionError, RuntimeError, ValueError) as exc:  # `auto` with no cluster, a refused token
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise PipelineError(f"RAY_ADDRESS={address}: cannot connect to Ray ({first})") from None
     else:  # local workers start in this folder, with this environment: nothing to ship (a second saved)
         os.environ.pop("RAY_ADDRESS", None)
         ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1",
@@ -132,8 +137,6 @@ def run_folds(name: str, recipe: Recipe, crossval: CrossvalParams, data: Split, 
     the fingerprint of its recipe, data and code) survive a killed run is not trained again."""
     import ray
 
-    from mnist_pipeline.core.files import atomic_write_bytes, read_json, write_json
-
     threads = recipe.train.threads or torch.get_num_threads()
     recipe = replace(recipe, train=replace(recipe.train, threads=threads))
     marks = {fold: fingerprint({"model": name, **asdict(recipe), "crossval": asdict(crossval), "fold": fold},
@@ -145,6 +148,8 @@ def run_folds(name: str, recipe: Recipe, crossval: CrossvalParams, data: Split, 
             finished[fold] = read_json(result, "a fold's result")
     if finished:
         log(f"{name}: folds {', '.join(map(str, sorted(finished)))} finished in an earlier run, kept")
+    if len(finished) == crossval.k:
+        return finished
 
     with ray_session() as local, claim_cores(f"cross-validating {name}") if local else nullcontext():
         gpus = gpus_per_fold(recipe, crossval, ray.cluster_resources().get("GPU", 0))
