@@ -5,6 +5,10 @@ from pathlib import Path
 
 from mnist_pipeline.core.paths import EPOCH_METRICS
 
+# Plotted every epoch but left out of metrics.json, DVC's live metric: the schedule's rate is no
+# result to compare, and each live metric is one more column per model in `dvc exp show`.
+PLOT_ONLY = ("lr",)
+
 
 @contextmanager
 def epoch_logger(directory: Path):
@@ -21,6 +25,8 @@ def epoch_logger(directory: Path):
         live.step = stats.epoch
         for name in EPOCH_METRICS:
             live.log_metric(name, getattr(stats, name))
+        for name in PLOT_ONLY:  # DVCLive's summary "can be also modified manually" (Live.make_summary)
+            live.summary.pop(name, None)
         live.next_step()
 
     yield log_epoch
