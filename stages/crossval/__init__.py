@@ -1,1 +1,1 @@
-"""The cross-validation pipeline's stages (crossval/dvc.yaml): split -> fold@<model>-<fold> -> report."""
+"""The cross-validation pipeline's stages (crossval/dvc.yaml): folds@<model> (its folds, on Ray) -> report."""
