@@ -32,10 +32,11 @@ def stage_model(stage: str) -> str | None:
 def locked_stages() -> dict[Path, list[str]]:
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the check stage reads both locks on every run
     stages = {}
     for lock in LOCKS:
         try:
-            stages[lock] = list((yaml.safe_load(lock.read_text()) or {}).get("stages", {}))
+            stages[lock] = list((yaml.load(lock.read_text(), Loader=loader) or {}).get("stages", {}))
         except (OSError, yaml.YAMLError, AttributeError):
             stages[lock] = []
     return stages
