@@ -7,7 +7,7 @@ import torch
 from PIL import Image, ImageDraw, ImageOps
 
 from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.data.framing import to_mnist
+from mnist_pipeline.data.framing import to_mnist, to_mnist_digits
 from mnist_pipeline.data.idx import decode_idx, encode_idx
 from mnist_pipeline.predict import main, read_inputs
 from mnist_pipeline.training.checkpoint import load_checkpoint, save_checkpoint
@@ -221,3 +221,98 @@ def test_a_large_photo_under_the_limit_is_read_without_pillows_warning(tmp_path,
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)  # Pillow warns above this, refuses above twice
     assert len(read_inputs(big)) == 1
     assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
+def _similar(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(torch.corrcoef(torch.stack([a.float().flatten(), b.float().flatten()]))[0, 1])
+
+
+def _four(page: Image.Image, x: int, y: int, scale: int = 6) -> None:
+    """A '4'-like pen stroke at (x, y) on page."""
+    draw = ImageDraw.Draw(page)
+    draw.line([(x + 12 * scale, y + 28 * scale), (x + 12 * scale, y), (x, y + 18 * scale), (x + 18 * scale, y + 18 * scale)],
+              fill=0, width=3 * scale)
+
+
+def test_a_shadow_across_the_paper_is_not_ink():
+    page = _stroke_digit()
+    reference = to_mnist(page)
+    gray = np.asarray(page, np.float32)
+    falloff = np.linspace(1.0, 0.3, gray.shape[1])[None, :]  # the light falls to 30% across the page
+    shadowed = Image.fromarray((gray * falloff).astype(np.uint8))
+    assert _similar(to_mnist_digits(shadowed)[0], reference) > 0.95
+    assert len(to_mnist_digits(shadowed)) == 1
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_ruled_and_squared_paper_lines_are_not_ink(squared):
+    page = _stroke_digit()
+    reference = to_mnist(page)
+    lined = np.asarray(page).copy()
+    for at in range(15, 400, 45):
+        lined[at : at + 3] = np.minimum(lined[at : at + 3], 140)  # grey lines across the whole page
+        if squared:
+            lined[:, at : at + 3] = np.minimum(lined[:, at : at + 3], 140)
+    framed = to_mnist_digits(Image.fromarray(lined))
+    assert len(framed) == 1 and _similar(framed[0], reference) > 0.9
+
+
+def test_a_number_is_read_digit_by_digit_left_to_right(tmp_path, checkpoint, capsys):
+    page = Image.new("L", (700, 400), 255)
+    _four(page, 60, 100)
+    seven = _stroke_digit(size=400, offset=(0, 0))  # the 7 drawn at the top left of its own page
+    page.paste(seven.crop((0, 0, 150, 220)), (400, 100))
+    framed = to_mnist_digits(page)
+    alone = Image.new("L", (400, 400), 255)
+    _four(alone, 60, 100)
+    assert len(framed) == 2
+    assert _similar(framed[0], to_mnist(alone)) > 0.95 and _similar(framed[1], to_mnist(seven)) > 0.95
+    path = tmp_path / "47.png"
+    page.save(path)
+    main([str(checkpoint), str(path), "--json"])
+    [answer] = json.loads(capsys.readouterr().out)
+    assert answer["number"] == "".join(str(d["digit"]) for d in answer["digits"]) and len(answer["digits"]) == 2
+    assert all(0 < d["probability"] <= 1 for d in answer["digits"])
+
+
+def test_digits_that_touch_are_refused_in_one_line():
+    page = Image.new("L", (700, 400), 255)
+    _four(page, 60, 100)
+    _four(page, 170, 100)  # overlapping the first one
+    ImageDraw.Draw(page).line([(60, 210), (330, 210)], fill=0, width=18)
+    with pytest.raises(PipelineError, match=r"touching.png: the writing at x=\d+..\d+ looks like digits that touch"):
+        to_mnist_digits(page, "touching.png")
+
+
+def test_one_bad_file_among_many_costs_only_its_own_answer(tmp_path, checkpoint, capsys):
+    good = tmp_path / "seven.png"
+    _stroke_digit().save(good)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a picture")
+    inputs = [str(good)] * 300 + [str(bad)] + [str(good)] * 10  # the bad one in the second batch of 256
+    with pytest.raises(PipelineError, match="1 of 311 files could not be read"):
+        main([str(checkpoint), *inputs, "--jsonl"])
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 311 and [line["input"] for line in lines] == inputs
+    assert "error" in lines[300] and all("digit" in line for i, line in enumerate(lines) if i != 300)
+    assert err.count("error: ") == 1 and "broken.png: not a readable image" in err
+
+
+def test_without_a_model_named_predict_takes_the_best_cross_validated_one(tmp_path, monkeypatch, capsys):
+    from mnist_pipeline import predict
+    from mnist_pipeline.core import paths
+
+    for name, cv in [("model_1", 0.985), ("model_3", 0.992), ("model_4", None)]:
+        (tmp_path / paths.checkpoint(name)).parent.mkdir(parents=True)
+        (tmp_path / paths.checkpoint(name)).write_bytes(b"x")
+        (tmp_path / paths.scores(name)).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / paths.scores(name)).write_text(json.dumps({"test_accuracy": 0.99, **({"cv_accuracy": cv} if cv else {})}))
+    (tmp_path / "params.yaml").write_text("models: {model_1: {}, model_3: {}, model_4: {}}\n")
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+    assert predict.default_model()[0] == "model_3"
+    (tmp_path / paths.scores("model_3")).write_text(json.dumps({"test_accuracy": 0.99}))  # its CV went stale
+    assert predict.default_model()[0] == "model_1"
+    (tmp_path / paths.scores("model_1")).unlink()
+    assert predict.default_model() == (predict.DEFAULT_MODEL, "the default; no model has a current cross-validation")
+    assert predict.is_model("model_2") and predict.is_model("x.pt") and not predict.is_model("seven.png")

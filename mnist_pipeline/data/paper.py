@@ -1,0 +1,109 @@
+"""A photo of writing on paper -> how much ink each pixel holds, with the paper taken away.
+
+People photograph digits on paper lit unevenly (a shadow across it, a lamp's falloff), on textured
+or ruled or squared paper. None of that is ink: the paper's brightness is fitted as a smooth surface
+(a cubic in x and y, fitted robustly to the pixels not darker than it, so strokes do not pull it
+down), each pixel's ink is how much darker than that surface it is, noise at the paper's own level
+is cut, and long straight lines across the page (ruling) are taken out.
+"""
+
+import numpy as np
+from PIL import Image
+
+FIT_SIZE = 64  # the paper surface is fitted on a copy this many pixels on its long side
+DEGREE = 3  # of the polynomial surface: gradients, a vignette, a soft shadow edge
+NOISE_SIGMAS = 4.0  # ink must be this many of the paper's own standard deviations darker than it
+LINE_INK = 0.08  # what counts as marked when looking for ruled lines
+LINE_COVERAGE = 0.6  # a row marked over this much of the width may be a ruled line
+LINE_THICKNESS = 0.04  # of the page height (and at least 2 pixels): ruled lines are thinner
+
+
+def ink_map(image: Image.Image) -> np.ndarray:
+    """float32 [H, W] in 0..1: how much ink each pixel holds, 0 for the paper."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = np.asarray(image.convert("RGBA"), np.float32) / 255
+        alpha = rgba[..., 3]
+        if (alpha > 0.5).mean() < 0.5:  # strokes on a transparent background: opacity is the ink
+            return alpha
+        gray = rgba[..., :3].mean(-1) * alpha + (1 - alpha)  # transparent parts count as white paper
+    elif image.mode.startswith("I;16"):
+        gray = np.asarray(image, np.float32) / 65535
+    elif image.mode in ("I", "F"):
+        values = np.asarray(image, np.float32)
+        gray = (values - values.min()) / max(float(values.max() - values.min()), 1e-12)
+    else:
+        gray = np.asarray(image.convert("L"), np.float32) / 255
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if border.mean() < 0.5:  # light writing on dark (MNIST itself, a blackboard): as dark on light
+        gray = 1 - gray
+    paper, noise = paper_surface(gray)
+    darker = 1 - gray / np.maximum(paper, 1e-3)
+    floor = min(max(NOISE_SIGMAS * noise, 0.02), 0.5)
+    ink = np.clip((darker - floor) / (1 - floor), 0, 1).astype(np.float32)
+    return remove_lines(remove_lines(ink).T).T
+
+
+def paper_surface(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    """The paper's brightness at every pixel (a smooth surface under the writing) and the paper's
+    own variation around it (a standard deviation, relative to its brightness)."""
+    height, width = gray.shape
+    scale = min(1.0, FIT_SIZE / max(height, width))
+    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = np.asarray(Image.fromarray(gray).resize(small_size, Image.Resampling.BOX), np.float64)
+    terms = np.einsum("yj,xi->yxji", _powers_of(small.shape[0]), _powers_of(small.shape[1]))
+    terms = terms[:, :, *np.nonzero(TERMS)].reshape(-1, int(TERMS.sum()))
+    values = small.ravel()
+    paper = np.ones(values.shape, bool)
+    for _ in range(8):  # refit on what is not darker than the surface: the strokes drop out
+        chosen = terms[paper]
+        coefficients = np.linalg.solve(chosen.T @ chosen + 1e-9 * np.eye(len(chosen.T)), chosen.T @ values[paper])
+        fitted = terms @ coefficients
+        residual = values - fitted
+        sigma = 1.4826 * float(np.median(np.abs(residual[paper]))) + 1e-4
+        keep = residual > -3 * sigma
+        if (keep == paper).all() or keep.sum() < terms.shape[1] * 4:
+            break
+        paper = keep
+    noise = sigma / max(float(np.median(fitted[paper])), 1e-3)
+    grid = np.zeros(TERMS.shape)
+    grid[np.nonzero(TERMS)] = coefficients  # grid[j, i]: the coefficient of y^j x^i
+    surface = _powers_of(height) @ grid @ _powers_of(width).T
+    return surface.astype(np.float32), noise
+
+
+TERMS = np.add.outer(np.arange(DEGREE + 1), np.arange(DEGREE + 1)) <= DEGREE  # [j, i]: y^j x^i in the surface
+
+
+def _powers_of(n: int) -> np.ndarray:
+    """[n, DEGREE + 1]: positions 0..1 along an axis of n pixels, to the powers 0..DEGREE."""
+    position = np.arange(n, dtype=np.float64) / max(n - 1, 1)
+    return position[:, None] ** np.arange(DEGREE + 1)
+
+
+def remove_lines(ink: np.ndarray) -> np.ndarray:
+    """ink without its ruled lines: thin rows marked across most of the width. Each line's pixels
+    take the lesser ink of the rows just above and below it, so a stroke crossing the line stays.
+
+    One such row is kept when the rest of the writing spans the width too: it is then likely a
+    digit's own bar (the top of a 7 cropped tight), not ruling, which runs past the writing."""
+    height, width = ink.shape
+    marked = ink > LINE_INK
+    rows = np.flatnonzero(marked.mean(axis=1) >= LINE_COVERAGE)
+    if not rows.size:
+        return ink
+    bands = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
+    bands = [b for b in bands if len(b) <= max(2, LINE_THICKNESS * height)]
+    if not bands:
+        return ink
+    rest = marked.copy()
+    for band in bands:
+        rest[band] = False
+    columns = np.flatnonzero(rest.any(axis=0))
+    rest_span = (columns[-1] - columns[0] + 1) / width if columns.size else 0.0
+    if len(bands) == 1 and rest_span > 0.8:
+        return ink
+    cleaned = ink.copy()
+    for band in bands:
+        above, below = ink[max(band[0] - 1, 0)], ink[min(band[-1] + 1, height - 1)]
+        cleaned[band] = np.minimum(above, below)
+    return cleaned
