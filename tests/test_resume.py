@@ -24,7 +24,7 @@ from tests.project import (
 from tests.synthetic import make_raw
 
 PARAMS = train_params(batch_size=32, epochs=4, lr=0.003, seed=3)
-# Every stateful option at once: augmentation draws, a per-step schedule, AdamW's moments and
+# Every stateful option at once (the weight average apart): augmentation draws, a per-step schedule, AdamW's moments and
 # BatchNorm's running statistics.
 RECIPES = {
     "seed-recipe": ("model_2", PARAMS),
@@ -33,6 +33,7 @@ RECIPES = {
         augment_rotate=10, augment_translate=0.1, augment_scale=0.1,
     )),
     "sgd-cosine": ("model_3", dataclasses.replace(PARAMS, optimizer="sgd", lr=0.05, schedule="cosine")),
+    "weight-average": ("model_3", dataclasses.replace(PARAMS, schedule="onecycle", ema=0.9)),
 }
 
 

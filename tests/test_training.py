@@ -65,6 +65,27 @@ def test_fit_history_and_best_weights(data):
     assert score(best, data[2], data[3])[1] == run.best.val_accuracy
 
 
+def test_a_weight_average_is_what_is_validated_kept_and_handed_back(data):
+    plain_model, plain = _train(data, _params(epochs=3), "model_3")
+    model, run = _train(data, _params(epochs=3, ema=0.9), "model_3")
+    assert run.history != plain.history  # validation scored the average, not the last step's weights
+    averaged = build("model_3")
+    averaged.load_state_dict(model.state_dict())
+    assert score(averaged, data[2], data[3])[1] == run.history[-1].val_accuracy
+    best = build("model_3")
+    best.load_state_dict(run.best_state)
+    assert score(best, data[2], data[3])[1] == run.best.val_accuracy
+
+
+def test_a_fractional_last_epoch_ends_training_and_its_schedule_part_way(data, monkeypatch):
+    steps = []
+    monkeypatch.setattr(torch.optim.Adam, "step", lambda self, *a, **k: steps.append(1))
+    model, run = _train(data, _params(epochs=1.5, schedule="onecycle", warmup=0.3))
+    per_epoch = -(-len(data[1]) // 32)
+    assert len(steps) == round(1.5 * per_epoch) and [s.epoch for s in run.history] == [1, 2]
+    assert format_epoch(run.history[-1], 1.5).startswith("Epoch: 2/1.5\n")
+
+
 def test_early_stopping_and_lr_reduction(data):
     # lr so small that nothing improves after epoch 1: epoch 2 is a plateau, so epoch 3 runs at
     # a tenth of the rate (patience 0), and with early-stopping patience 2 training stops there.

@@ -23,8 +23,9 @@ FEW_STEPS = 10
 
 
 def plural(count: int, noun: str, nouns: str = "") -> str:
-    """`1 epoch`, `2 epochs`; nouns where the plural is not noun + s (`batch`, `batches`)."""
-    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
+    """`1 epoch`, `2 epochs`, `1.5 epochs`; nouns where the plural is not noun + s (`batch`, `batches`)."""
+    number = f"{count:,}" if float(count).is_integer() else f"{count:g}"
+    return f"{number.removesuffix('.0')} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def require_val_size(val_size: int, train_images: int) -> None:
@@ -40,12 +41,17 @@ def steps_per_epoch(images: int, batch_size: int) -> int:
     return -(-images // batch_size)
 
 
-def require_warmup(warmup: float, epochs: int, steps: int, batch_size: int, where: str) -> None:
+def total_steps(epochs: float, steps: int) -> int:
+    """Training steps in all: epochs of steps each, a fractional last epoch rounded to whole steps."""
+    return max(1, round(epochs * steps))
+
+
+def require_warmup(warmup: float, epochs: float, steps: int, batch_size: int, where: str) -> None:
     """onecycle warms up over warmup of its epochs x steps steps, which must be more than one (torch's
     OneCycleLR divides by zero otherwise). where names the recipe, e.g. `models.model_4`."""
-    if warmup * epochs * steps <= 1:
+    if warmup * total_steps(epochs, steps) <= 1:
         raise PipelineError(
-            f"{PARAMS_FILE}: {where}: onecycle's warmup {warmup:g} of {plural(epochs * steps, 'step')} "
+            f"{PARAMS_FILE}: {where}: onecycle's warmup {warmup:g} of {plural(total_steps(epochs, steps), 'step')} "
             f"({plural(epochs, 'epoch')} of {plural(steps, 'batch', 'batches')} of {batch_size}) is not more than one step; "
             "raise epochs or warmup, or lower batch_size"
         )
@@ -111,7 +117,7 @@ def cuda_present() -> bool:
     return driver.cuInit(0) == 0 and driver.cuDeviceGetCount(ctypes.byref(count)) == 0 and count.value > 0
 
 
-def recipe_warnings(batch_size: int, schedule: str, warmup: float, epochs: int, images: int, where: str) -> list[str]:
+def recipe_warnings(batch_size: int, schedule: str, warmup: float, epochs: float, images: int, where: str) -> list[str]:
     """One line for each legal choice that is almost surely a mistake."""
     warnings = []
     if batch_size > images:
@@ -120,7 +126,7 @@ def recipe_warnings(batch_size: int, schedule: str, warmup: float, epochs: int, 
             "every epoch is one step on the whole set (and needs its memory)"
         )
     if schedule == "onecycle":
-        steps = warmup * epochs * steps_per_epoch(images, batch_size)
+        steps = warmup * total_steps(epochs, steps_per_epoch(images, batch_size))
         if 1 < steps < FEW_STEPS:
             warnings.append(
                 f"{PARAMS_FILE}: {where}: onecycle warms up over only {plural(math.floor(steps), 'step')}"

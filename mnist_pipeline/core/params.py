@@ -65,7 +65,8 @@ class TrainParams:
     """The training recipe. `models.<name>` in params.yaml may override any of these for one model."""
 
     batch_size: int = positive(">= 1")
-    epochs: int = positive(">= 1")
+    # A fraction ends training part-way through the last epoch (its schedule with it): 1.5 = 1 epoch and half of another.
+    epochs: float = positive("> 0, e.g. 12 or 1.5")
     optimizer: str = one_of(OPTIMIZERS)
     lr: float = positive()
     momentum: float = check(lambda v: 0 < v < 1, "between 0 and 1 (sgd's Nesterov momentum)")
@@ -78,6 +79,9 @@ class TrainParams:
     augment_rotate: float = check(lambda v: 0 <= v <= 180, "0..180 degrees")
     augment_translate: float = check(lambda v: 0 <= v <= 0.5, "0..0.5 of the image size")
     augment_scale: float = check(lambda v: 0 <= v <= 0.5, "0..0.5")
+    # The decay per step of an exponential moving average of the weights, which is then what is
+    # validated, kept and tested: 0 = off; 0.999 averages over about the last 1,000 steps.
+    ema: float = check(lambda v: 0 <= v < 1, "0 (off) or a decay from 0 up to, not including, 1, e.g. 0.999")
     early_stopping_patience: int = at_least_zero(">= 0 (0 turns early stopping off)")
     seed: int = anything()
     device: str = one_of(DEVICES)
@@ -190,7 +194,7 @@ def _build(cls: type, values: dict, where: dict[str, str]) -> Any:
         kwargs[key] = coerce(value, spec.type, where[key])
         if not spec.metadata["rule"](kwargs[key]):
             allowed = spec.metadata["allowed"]
-            raise PipelineError(f"{PARAMS_FILE}: {where[key]}: invalid value {kwargs[key]!r} (allowed: {allowed})")
+            raise PipelineError(f"{PARAMS_FILE}: {where[key]}: invalid value {value!r} (allowed: {allowed})")
     for name in fields:
         if name not in kwargs:
             raise PipelineError(f"{PARAMS_FILE}: {where[name]}: required key is missing")

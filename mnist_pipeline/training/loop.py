@@ -7,10 +7,11 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.core.limits import plural, steps_per_epoch
+from mnist_pipeline.core.limits import plural, steps_per_epoch, total_steps
 from mnist_pipeline.core.params import TrainParams
 from mnist_pipeline.evaluation.scoring import score
 from mnist_pipeline.training.augment import random_affine
@@ -77,32 +78,45 @@ def fit(model: nn.Module, train_x, train_y, val_x, val_y, params: TrainParams, l
     """Train with params' optimizer, schedule and augmentation, keeping the weights of the best
     validation accuracy, stopping early if asked. on_epoch(stats) is called after every epoch.
 
+    With params.ema, validation, the best weights and the model handed back are those of the
+    exponential moving average of the weights (and BatchNorm statistics), updated after every step.
+
     With resume, the whole training state is saved after every epoch, and a saved state of the
     same run is continued from: the result equals an uninterrupted run's, and on_epoch is first
     called with each epoch the saved state had already run.
     """
     model, train_x, val_x = training_layout(model, train_x, val_x)
     steps = steps_per_epoch(len(train_y), params.batch_size)
+    last_step, epochs = total_steps(params.epochs, steps), math.ceil(params.epochs)
     optimizer = make_optimizer(model, params)
     scheduler = make_scheduler(optimizer, params, steps)
     per_step = params.schedule in PER_STEP_SCHEDULES
     generator = torch.Generator().manual_seed(params.seed)
-    stateful = {"model": model, "optimizer": optimizer, "scheduler": scheduler}
+    averaged = weight_average(model, params.ema)
+    evaluated = averaged.module if averaged else model
+    stateful = {"model": model, "optimizer": optimizer, "scheduler": scheduler, **({"averaged": averaged} if averaged else {})}
+
+    def after_step() -> None:
+        if per_step:
+            scheduler.step()
+        if averaged:
+            averaged.update_parameters(model)
     run = restore(resume, stateful, generator) if resume else Run()
     for stats in run.history:
         on_epoch(stats)
     started = time.perf_counter() - run.seconds
 
-    while run.epochs_run < params.epochs and not run.stopped_early:
+    while run.epochs_run < epochs and not run.stopped_early:
         epoch, lr = run.epochs_run + 1, optimizer.param_groups[0]["lr"]
-        with tqdm(desc=f"Epoch {epoch}/{params.epochs}", total=steps, leave=False, disable=None) as bar:
+        epoch_steps = min(steps, last_step - run.epochs_run * steps)  # a fractional last epoch stops early
+        with tqdm(desc=f"Epoch {epoch}/{params.epochs:g}", total=epoch_steps, leave=False, disable=None) as bar:
             train_loss, train_acc = train_epoch(model, optimizer, train_x, train_y, params, generator,
-                                                after_step=scheduler.step if per_step else None, progress=bar)
+                                                after_step=after_step, progress=bar, steps=epoch_steps)
         check_finite(train_loss, epoch, params)
-        val_loss, val_acc, _ = score(model, val_x, val_y)
+        val_loss, val_acc, _ = score(evaluated, val_x, val_y)
         stats = EpochStats(epoch, train_loss, train_acc, val_loss, val_acc, lr)
         log(format_epoch(stats, params.epochs))
-        run.record(stats, model)
+        run.record(stats, evaluated)
         on_epoch(stats)
 
         if not per_step:
@@ -116,14 +130,23 @@ def fit(model: nn.Module, train_x, train_y, val_x, val_y, params: TrainParams, l
         if resume:
             save(resume, run, stateful, generator)
 
+    if averaged:
+        model.load_state_dict(averaged.module.state_dict())
     model.to(memory_format=torch.contiguous_format)  # hand the model back in the usual layout
     return run
 
 
+def weight_average(model: nn.Module, decay: float) -> AveragedModel | None:
+    """torch's running average of the model's weights and buffers with this decay per step; None for 0."""
+    if not decay:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
 def train_epoch(model, optimizer, x, y, params: TrainParams, generator: torch.Generator, after_step=None,
-                progress=None):
-    """One pass over (x, y) in a seeded random order, augmented as params say; returns (mean loss,
-    accuracy) on the augmented batches.
+                progress=None, steps: int | None = None):
+    """One pass over (x, y) in a seeded random order (its first `steps` batches, if given), augmented
+    as params say; returns (mean loss, accuracy) on the augmented batches.
 
     Loss and correct counts are summed on the device and read once at the end, so the loop
     never waits for the device mid-epoch.
@@ -134,7 +157,8 @@ def train_epoch(model, optimizer, x, y, params: TrainParams, generator: torch.Ge
     order = torch.randperm(n, generator=generator).to(x.device)
     loss_sum = torch.zeros((), device=x.device)
     correct = torch.zeros((), dtype=torch.long, device=x.device)
-    for start in range(0, n, params.batch_size):
+    seen = n if steps is None else min(n, steps * params.batch_size)
+    for start in range(0, seen, params.batch_size):
         idx = order[start : start + params.batch_size]
         inputs, targets = x[idx], y[idx]
         if augment:
@@ -151,7 +175,7 @@ def train_epoch(model, optimizer, x, y, params: TrainParams, generator: torch.Ge
         correct += (logits.detach().argmax(1) == targets).sum()
         if progress is not None:
             progress.update(1)
-    return loss_sum.item() / n, correct.item() / n
+    return loss_sum.item() / seen, correct.item() / seen
 
 
 def check_finite(train_loss: float, epoch: int, params: TrainParams) -> None:
@@ -194,7 +218,7 @@ def restore(resume: ResumeState, stateful: dict, generator: torch.Generator) -> 
 def format_epoch(stats: EpochStats, epochs: int) -> str:
     """The seed's per-epoch block."""
     return (
-        f"Epoch: {stats.epoch}/{epochs}\n"
+        f"Epoch: {stats.epoch}/{epochs:g}\n"
         f"Training Loss: {stats.train_loss:.3f}\n"
         f"Training Accuracy: {stats.train_accuracy:.2%}\n"
         f"Validation Accuracy: {stats.val_accuracy:.2%}\n" + "-" * 50

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from mnist_pipeline.core.limits import require_warmup
+from mnist_pipeline.core.limits import require_warmup, total_steps
 from mnist_pipeline.core.params import TrainParams
 from mnist_pipeline.training.device import fast_kernels
 
@@ -27,7 +27,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, params: TrainParams, steps_
     """plateau: lr times lr_factor after lr_patience epochs without a better validation accuracy;
     onecycle: warm up to lr over warmup of the steps, then anneal towards 0 (cosine);
     cosine: anneal from lr to 0 over all steps."""
-    total = params.epochs * steps_per_epoch
+    total = total_steps(params.epochs, steps_per_epoch)
     if params.schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="max", factor=params.lr_factor, patience=params.lr_patience
