@@ -3,15 +3,13 @@
 import argparse
 from functools import partial
 
-import pandas as pd
-
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.files import atomic_write_bytes, write_csv, write_json
 from mnist_pipeline.core.params import evaluate_params, load_params
 from mnist_pipeline.data.splits import load_split, normalize
 from mnist_pipeline.evaluation.gallery import misclassified_png
-from mnist_pipeline.evaluation.per_class import confusion_matrix, per_class_metrics
+from mnist_pipeline.evaluation.per_class import confusion_matrix, confusion_rows, per_class_metrics
 from mnist_pipeline.evaluation.report import read_row, summary_row
 from mnist_pipeline.evaluation.scoring import score
 from mnist_pipeline.training.architectures import model_class
@@ -39,16 +37,14 @@ def main(argv: list[str] | None = None) -> None:
     metrics = {
         "test_accuracy": round(accuracy, 6),
         "test_loss": round(loss, 6),
-        "macro_f1": round(float(per_class["f1"].mean()), 6),
+        "macro_f1": round(sum(row["f1"] for row in per_class) / len(per_class), 6),
     }
     out = partial(paths.model_metrics, name)
     write_json(metrics, out("eval.json"))
     write_csv(per_class, out("per_class.csv"))
-    write_csv(confusion.reset_index(), out("confusion_matrix.csv"))
-    write_csv(
-        pd.DataFrame({"actual": test.labels.numpy(), "predicted": predicted.cpu().numpy()}),
-        out("predictions.csv"),
-    )
+    write_csv(confusion_rows(confusion), out("confusion_matrix.csv"))
+    pairs = zip(test.labels.tolist(), predicted.cpu().tolist())
+    write_csv([{"actual": a, "predicted": p} for a, p in pairs], out("predictions.csv"))
     atomic_write_bytes(out("misclassified.png"), misclassified_png(test.images, test.labels, predicted))
     write_json(summary_row(name, read_row(out("train.json")), metrics), paths.summary(name))
     print(f"{name}: test accuracy {accuracy:.2%}, test loss {loss:.4f} ({len(test)} images)")

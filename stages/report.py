@@ -6,7 +6,7 @@ import argparse
 
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.command import run_command
-from mnist_pipeline.core.files import atomic_write_bytes, write_csv, write_json
+from mnist_pipeline.core.files import atomic_write_bytes, write_json
 from mnist_pipeline.core.params import load_params, model_names
 from mnist_pipeline.evaluation.crossval import current_result
 from mnist_pipeline.evaluation.report import (
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, row, result in zip(names, rows, cv):
         write_json(scores(row, result), paths.scores(name))
     report = build_report(rows, cv)
-    write_csv(report, paths.REPORT_CSV)
+    atomic_write_bytes(paths.REPORT_CSV, report.to_csv(index=False, lineterminator="\n").encode())
     markdown = to_markdown(report)
     atomic_write_bytes(paths.REPORT_MD, markdown.encode())
     print(markdown, end="")

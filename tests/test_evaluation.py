@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mnist_pipeline.evaluation.per_class import confusion_matrix, per_class_metrics
+from mnist_pipeline.evaluation.per_class import confusion_matrix, confusion_rows, per_class_metrics
 
 
 def test_confusion_matrix_and_per_class_metrics():
@@ -9,11 +9,12 @@ def test_confusion_matrix_and_per_class_metrics():
     predicted = torch.tensor([0, 0, 1, 1, 2, 2])
     confusion = confusion_matrix(actual, predicted)
     assert confusion.shape == (10, 10)
-    assert confusion.loc[0, 0] == 2 and confusion.loc[0, 1] == 1 and confusion.loc[1, 2] == 1
-    assert confusion.values.sum() == 6
-    table = per_class_metrics(confusion).set_index("class")
-    assert table.loc[0, "precision"] == 1.0 and table.loc[0, "recall"] == pytest.approx(2 / 3, abs=1e-6)
-    assert table.loc[1, "precision"] == 0.5 and table.loc[1, "recall"] == 0.5
-    assert table.loc[2, "precision"] == 0.5 and table.loc[2, "recall"] == 1.0
-    assert table.loc[2, "f1"] == pytest.approx(2 / 3, abs=1e-6)
-    assert table.loc[5, "f1"] == 0.0 and table.loc[5, "support"] == 0
+    assert confusion[0, 0] == 2 and confusion[0, 1] == 1 and confusion[1, 2] == 1
+    assert confusion.sum() == 6
+    assert confusion_rows(confusion)[1] == {"actual": 1, **{str(p): int(p == 1 or p == 2) for p in range(10)}}
+    table = {row["class"]: row for row in per_class_metrics(confusion)}
+    assert table[0]["precision"] == 1.0 and table[0]["recall"] == pytest.approx(2 / 3, abs=1e-6)
+    assert table[1]["precision"] == 0.5 and table[1]["recall"] == 0.5
+    assert table[2]["precision"] == 0.5 and table[2]["recall"] == 1.0
+    assert table[2]["f1"] == pytest.approx(2 / 3, abs=1e-6)
+    assert table[5]["f1"] == 0.0 and table[5]["support"] == 0

@@ -1,5 +1,6 @@
 """Atomic writers: every output goes to a temporary file that is renamed into place."""
 
+import csv
 import io
 import json
 import os
@@ -72,6 +73,10 @@ def write_json(obj: Any, path: str | os.PathLike) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 
 
-def write_csv(frame, path: str | os.PathLike) -> None:
-    """Write a pandas DataFrame as CSV, without its index."""
-    atomic_write_bytes(path, frame.to_csv(index=False, lineterminator="\n").encode())
+def write_csv(rows: list[dict], path: str | os.PathLike) -> None:
+    """Write rows (dicts with the same keys, in column order) as CSV with a header line."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(path, buffer.getvalue().encode())
