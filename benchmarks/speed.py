@@ -160,27 +160,38 @@ def _with_sitecustomize(folder: Path, code: str, env: dict) -> dict:
     return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), env.get("PYTHONPATH")]))}
 
 
+def project_copy(copy: Path, mirror: str | None, rev: str | None = None) -> tuple[Path, dict]:
+    """The project's files (tracked and untracked, not ignored; or those of git revision rev) copied
+    to copy as a fresh git repository, and the environment to run DVC there with (the mirror, no
+    analytics, a git author)."""
+    if rev:
+        copy.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(copy)], input=archive, check=True)
+    files = [] if rev else subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    for file in files:
+        if (ROOT / file).is_file():
+            (copy / file).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / file, copy / file)
+    env = {
+        **os.environ,
+        **({"MNIST_MIRROR": str(Path(mirror).resolve()) if "://" not in mirror else mirror} if mirror else {}),
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "benchmark", "GIT_AUTHOR_EMAIL": "benchmark@localhost",
+        "GIT_COMMITTER_NAME": "benchmark", "GIT_COMMITTER_EMAIL": "benchmark@localhost",
+    }
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "benchmark copy"]):
+        _run(cmd, copy, env)
+    return copy, env
+
+
 def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict:
     """`dvc repro -f`, then no-op `dvc repro` and `dvc exp show` (with ruamel.yaml's C parser and
     without), wall times in a fresh copy of the project."""
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "project"
-        for file in files:
-            if (ROOT / file).is_file():
-                (copy / file).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(ROOT / file, copy / file)
-        env = {
-            **os.environ,
-            "MNIST_MIRROR": str(Path(mirror).resolve()) if "://" not in mirror else mirror,
-            "DVC_NO_ANALYTICS": "1",
-            "GIT_AUTHOR_NAME": "benchmark", "GIT_AUTHOR_EMAIL": "benchmark@localhost",
-            "GIT_COMMITTER_NAME": "benchmark", "GIT_COMMITTER_EMAIL": "benchmark@localhost",
-        }
-        for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "benchmark copy"]):
-            _run(cmd, copy, env)
+        copy, env = project_copy(Path(tmp) / "project", mirror)
         log = Path(tmp) / "stages.log"
         print("  dvc repro -f ...", flush=True)
         clocked = _with_sitecustomize(Path(tmp) / "clock", STAGE_CLOCK.format(log=str(log)), env)
