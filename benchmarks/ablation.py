@@ -1,17 +1,25 @@
-"""The ablation in docs/models.md's "Ablation": what augmentation, the schedule and the optimizer each add
-to model_2 and model_3, each row on two seeds, run as queued DVC experiments.
+"""The ablation in docs/models.md's "Ablation": what augmentation, the schedule, the optimizer and a
+weight average each add to model_2 and model_3, each row on two seeds.
 
-    python -m benchmarks.ablation queue [ROW ...]   # queue every row (or these) x seed (dvc exp run --queue)
-    dvc queue start                         # one at a time: trainings share the cores
-    python -m benchmarks.ablation table     # mean validation (chooses) and test (reported) per row
+    python -m benchmarks.ablation run ROW [ROW ...]   # in this process, one after another (needs `dvc repro preprocess`)
+    python -m benchmarks.ablation queue [ROW ...]     # or as queued DVC experiments (dvc exp run --queue) ...
+    dvc queue start                                   # ... one at a time: trainings share the cores
+    python -m benchmarks.ablation table               # mean validation (chooses) and test (reported) per row
 
-Rows are chosen and compared on validation accuracy; test accuracy is shown, never used to choose.
+`run` trains each row's recipe (params.yaml's, with the row's changes and the seed) through the
+pipeline's own `fit`, keeps the weights of the best validation epoch as the train stage does, and
+records validation and test accuracy in benchmarks/ablation.json. Rows are chosen and compared on
+validation accuracy; test accuracy is shown, never used to choose.
 """
 
+import dataclasses
 import json
 import statistics
 import subprocess
 import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("ablation.json")
 
 AUGMENT = {"augment_rotate": 10, "augment_translate": 0.1, "augment_scale": 0.1}
 NO_AUGMENT = {"augment_rotate": 0, "augment_translate": 0.0, "augment_scale": 0.0}
@@ -24,10 +32,23 @@ ROWS = {
     "m2-aug-onecycle": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.01}),
     "m2-aug-onecycle-20ep": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.01, "epochs": 20}),
     "m2-aug-onecycle-nodrop": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.01, "dropout": 0.0}),
+    "m2-aug-onecycle-nodrop-20ep": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.01, "dropout": 0.0, "epochs": 20}),
+    "m2-aug-onecycle-nodrop-batch64": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.01, "dropout": 0.0, "batch_size": 64}),
+    "m2-aug-onecycle-nodrop-ema": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.01, "dropout": 0.0, "ema": 0.999}),
+    "m2-aug-onecycle-nodrop-ema-20ep": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.01, "dropout": 0.0, "ema": 0.999,
+                                                    "epochs": 20}),
+    "m2-light-aug-onecycle-nodrop": ("model_2", {"augment_rotate": 5, "augment_translate": 0.05, "augment_scale": 0.05,
+                                                 "schedule": "onecycle", "lr": 0.01, "dropout": 0.0}),
+    "m2-aug-onecycle-nodrop-lr0.02": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.02, "dropout": 0.0}),
+    "m2-aug-onecycle-nodrop-smoothing": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.01, "dropout": 0.0,
+                                                     "label_smoothing": 0.1}),
     "m3-recipe": ("model_3", {}),
     "m3-no-aug": ("model_3", NO_AUGMENT),
     "m3-plateau": ("model_3", {"schedule": "plateau", "lr": 0.001}),
     "m3-sgd": ("model_3", {"optimizer": "sgd", "lr": 0.1, "weight_decay": 0.0005}),
+    "m3-ema": ("model_3", {"ema": 0.999}),
+    "m3-ema-batch64": ("model_3", {"ema": 0.999, "batch_size": 64}),
+    "m3-ema-smoothing": ("model_3", {"ema": 0.999, "label_smoothing": 0.1}),
 }
 
 
@@ -39,6 +60,36 @@ def queue(rows: list[str]) -> None:
             sets = [f"++models.{model}.{key}={value}" for key, value in {**overrides, "seed": seed}.items()]
             command = ["dvc", "exp", "run", "--queue", "--name", f"{row}-s{seed}"]
             subprocess.run([*command, *(arg for s in sets for arg in ("-S", s))], check=True)
+
+
+def run(rows: list[str]) -> None:
+    """Train each row on each seed here, recording validation and test accuracy as each ends."""
+    from benchmarks.common import recipes
+    from benchmarks.time_to_accuracy import prepared_data
+    from mnist_pipeline.core.files import write_json
+    from mnist_pipeline.evaluation.scoring import score
+    from mnist_pipeline.training.architectures import build_model
+    from mnist_pipeline.training.device import make_deterministic, set_threads
+    from mnist_pipeline.training.loop import fit
+
+    data = prepared_data()
+    for row in rows:
+        model, overrides = ROWS[row]
+        recipe = recipes()[model]
+        hyperparameters = {**recipe.hyperparameters, **{k: v for k, v in overrides.items() if k in recipe.hyperparameters}}
+        changes = {k: v for k, v in overrides.items() if k not in recipe.hyperparameters}
+        for seed in SEEDS:
+            train = dataclasses.replace(recipe.train, **changes, seed=seed)
+            set_threads(train.threads)
+            make_deterministic(seed)
+            net = build_model(model, **hyperparameters)
+            result = fit(net, *data["train"], *data["val"], train, log=lambda line: None)
+            net.load_state_dict(result.best_state)
+            found = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+            found[f"{row}-s{seed}"] = {"val": result.best.val_accuracy, "test": score(net, *data["test"])[1],
+                                      "best_epoch": result.best.epoch}
+            write_json(found, RESULTS)
+            print(f"{row}-s{seed}: {json.dumps(found[f'{row}-s{seed}'])}", flush=True)
 
 
 def experiments() -> dict[str, dict]:
@@ -54,15 +105,17 @@ def experiments() -> dict[str, dict]:
                 continue
             metrics = exp["revs"][0]["data"].get("metrics") or {}
             model = row[0]
-            train = metrics.get(f"metrics/{model}/train.json", {}).get("data", {})
-            evaluation = metrics.get(f"metrics/{model}/eval.json", {}).get("data", {})
+            # Today's metric file, or the two that held these figures when the first rows were run.
+            scores = metrics.get(f"metrics/scores/{model}.json", {}).get("data", {})
+            train = metrics.get(f"metrics/{model}/train.json", {}).get("data", {}) or scores
+            evaluation = metrics.get(f"metrics/{model}/eval.json", {}).get("data", {}) or scores
             if "best_val_accuracy" in train and "test_accuracy" in evaluation:
                 found[name] = {"val": train["best_val_accuracy"], "test": evaluation["test_accuracy"]}
     return found
 
 
 def table() -> str:
-    found = experiments()
+    found = {**experiments(), **(json.loads(RESULTS.read_text()) if RESULTS.exists() else {})}
     lines = ["| row | model | changes | seeds | validation (mean) | test (mean) | test per seed |",
              "| --- | --- | --- | ---: | ---: | ---: | --- |"]
     for row, (model, overrides) in ROWS.items():
@@ -80,6 +133,8 @@ def table() -> str:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["queue"]:
         queue(sys.argv[2:])
+    elif sys.argv[1:2] == ["run"] and sys.argv[2:] and set(sys.argv[2:]) <= set(ROWS):
+        run(sys.argv[2:])
     elif sys.argv[1:] == ["table"]:
         print(table())
     else:

@@ -13,7 +13,6 @@ control, 95% for numbers. Needs `dvc repro` first; the model is predict's defaul
 
 import argparse
 import io
-import re
 
 import numpy as np
 import torch
@@ -22,10 +21,10 @@ from PIL import Image, ImageFilter
 from benchmarks.common import ROOT
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.core.files import atomic_write_bytes
 from mnist_pipeline.data.framing import to_mnist_digits
 from mnist_pipeline.data.splits import load_split, normalize
 from mnist_pipeline.predict import default_model
+from mnist_pipeline.readme import replace_block
 from mnist_pipeline.training.checkpoint import load_checkpoint, model_from_checkpoint
 
 PAGE, SCALE = 400, 8  # a digit is drawn 8x (224 px) on a 400x400 page, about a phone photo's crop
@@ -95,9 +94,12 @@ def blur(gray, rng):
 
 
 def low_resolution(side):
+    """The digit photographed with side x side pixels on its 20x20 box (a small crop of a far-away
+    picture), then enlarged smoothly as a viewer does."""
     def make(digit, rng):
-        small = Image.fromarray(digit).resize((side, side), Image.Resampling.BOX)
-        return on_page(ink_picture(np.asarray(small.resize((28, 28), Image.Resampling.BICUBIC))), rng)
+        small = Image.fromarray(digit[4:24, 4:24]).resize((side, side), Image.Resampling.BOX)
+        big = small.resize((20 * SCALE, 20 * SCALE), Image.Resampling.BICUBIC)
+        return on_page(np.asarray(big, np.float32).clip(0, 255) / 255, rng)
     return make
 
 
@@ -135,8 +137,8 @@ SINGLE = {
     "squared paper": lambda d, r: ruled(plain(d, r), r, squared=True),
     "noise and JPEG (quality 30)": lambda d, r: noise_jpeg(plain(d, r), r),
     "blur": lambda d, r: blur(plain(d, r), r),
-    "16x16 source, upscaled": low_resolution(16),
-    "8x8 source, upscaled": low_resolution(8),
+    "16x16 pixels on the digit, enlarged": low_resolution(16),
+    "8x8 pixels on the digit, enlarged": low_resolution(8),
     "thin pen": pen(-5),
     "thick pen": pen(6),
     "slant (15-25 degrees)": slant,
@@ -211,9 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     text = table(name, args.count, controls(model, checkpoint["normalization"], images, labels, args.count))
     print(text)
     if args.docs:
-        docs = ROOT / "docs" / "predict.md"
-        block = re.compile(r"(<!-- controls:start -->\n).*?(<!-- controls:end -->)", re.S)
-        atomic_write_bytes(docs, block.sub(lambda m: m.group(1) + text + "\n" + m.group(2), docs.read_text()).encode())
+        replace_block(ROOT / "docs" / "predict.md", "controls", text + "\n")
 
 
 if __name__ == "__main__":

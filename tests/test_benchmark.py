@@ -1,5 +1,6 @@
 """The benchmark's pieces on tiny data: its seed-style reference must feed the same numbers."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -167,3 +168,25 @@ def test_alone_times_every_setup_in_alternating_turns(monkeypatch):
     medians = contention.alone(3, images=512, setups={"first": "a", "second": "b"})
     assert order == ["a", "b", "b", "a", "a", "b"]  # neither setup always goes first
     assert medians == {"first": 2.0, "second": 5.0}
+
+
+def test_the_race_trains_each_contender_on_each_seed_in_turns(data, monkeypatch):
+    from benchmarks import time_to_accuracy as race_module
+
+    train_x, train_y, val_x, val_y = data
+    splits = {"train": (train_x, train_y), "val": (val_x, val_y), "test": (val_x, val_y)}
+    order = []
+    recipe = race_module.recipes()["model_4"]
+    small_batches = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, batch_size=32))
+    monkeypatch.setattr(race_module, "recipes", lambda: {"model_4": small_batches})  # the synthetic set is small
+    real_anchor, real_recipe = race_module.train_anchor, race_module.train_recipe
+    monkeypatch.setattr(race_module, "train_anchor", lambda *a: order.append(f"anchor{a[4]}") or real_anchor(*a))
+    monkeypatch.setattr(race_module, "train_recipe", lambda *a: order.append("model") or real_recipe(*a))
+    result = race_module.race("model_4", [1, 2], splits)
+    assert order == ["model", "anchor1", "anchor2"] * 2  # seed by seed, taking turns
+    assert list(result) == ["model_4 (1.1 epochs)", "anchor (1 epoch)", "anchor (2 epochs)"]
+    for runs in result.values():
+        assert len(runs["seconds"]) == 2 and all(0 <= a <= 1 for a in runs["test_accuracy"])
+    assert min(result["model_4 (1.1 epochs)"]["test_accuracy"]) > 0.5  # the synthetic set is easy
+    table = race_module.race_table(result, threads=2)
+    assert "| anchor (2 epochs) |" in table and table.count("\n| ") == 5  # header, rule, 3 rows
