@@ -113,3 +113,13 @@ def _state(pid: int) -> str:
         return open(f"/proc/{pid}/status").read().lower()
     except OSError:
         return "zombie"
+
+
+def test_a_reader_that_goes_away_stops_the_command_quietly():
+    code = ("from mnist_pipeline.core.command import run_command\n"
+            "run_command(lambda: [print('x' * 100, flush=True) for _ in range(100_000)])")
+    writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    writer.stdout.readline()  # `| head -1`
+    writer.stdout.close()
+    assert writer.wait(timeout=60) == 128 + signal.SIGPIPE
+    assert writer.stderr.read() == b""  # no traceback, no "Exception ignored", no error line

@@ -49,6 +49,9 @@ def run_command(main: Callable[[], None]) -> None:
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        sys.exit(128 + signal.SIGPIPE)
     except OSError as exc:
         print(f"error: {describe_os_error(exc)}", file=sys.stderr)
         sys.exit(1)
