@@ -4,7 +4,7 @@ weight average each add to model_2 and model_3, each row on two seeds.
     python -m benchmarks.ablation run ROW [ROW ...]   # in this process, one after another (needs `dvc repro preprocess`)
     python -m benchmarks.ablation queue [ROW ...]     # or as queued DVC experiments (dvc exp run --queue) ...
     dvc queue start                                   # ... one at a time: trainings share the cores
-    python -m benchmarks.ablation table               # mean validation (chooses) and test (reported) per row
+    python -m benchmarks.ablation table [--docs]      # mean validation (chooses) and test (reported) per row
 
 `run` trains each row's recipe (params.yaml's, with the row's changes and the seed) through the
 pipeline's own `fit`, keeps the weights of the best validation epoch as the train stage does, and
@@ -49,6 +49,8 @@ ROWS = {
     "m3-ema": ("model_3", {"ema": 0.999}),
     "m3-ema-batch64": ("model_3", {"ema": 0.999, "batch_size": 64}),
     "m3-ema-smoothing": ("model_3", {"ema": 0.999, "label_smoothing": 0.1}),
+    "m3-ema-smoothing-rotate15": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "augment_rotate": 15}),
+    "m3-ema-smoothing-lr0.02": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.02}),
 }
 
 
@@ -114,8 +116,8 @@ def experiments() -> dict[str, dict]:
     return found
 
 
-def table() -> str:
-    found = {**experiments(), **(json.loads(RESULTS.read_text()) if RESULTS.exists() else {})}
+def table(found: dict[str, dict]) -> str:
+    """Mean validation and test accuracy per row, for the rows found (name-s<seed> -> val, test)."""
     lines = ["| row | model | changes | seeds | validation (mean) | test (mean) | test per seed |",
              "| --- | --- | --- | ---: | ---: | ---: | --- |"]
     for row, (model, overrides) in ROWS.items():
@@ -130,12 +132,24 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def tables(docs: bool) -> None:
+    """The rows run as DVC experiments (block `ablation`) and those run here (block `ablation-runs`);
+    with docs, written into docs/models.md (a block with no rows found is left as it is)."""
+    from mnist_pipeline.readme import replace_block
+
+    for block, found in (("ablation", experiments()), ("ablation-runs", json.loads(RESULTS.read_text()) if RESULTS.exists() else {})):
+        text = table(found)
+        print(text + "\n")
+        if docs and found:
+            replace_block(Path(__file__).resolve().parent.parent / "docs" / "models.md", block, text + "\n")
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["queue"]:
         queue(sys.argv[2:])
     elif sys.argv[1:2] == ["run"] and sys.argv[2:] and set(sys.argv[2:]) <= set(ROWS):
         run(sys.argv[2:])
-    elif sys.argv[1:] == ["table"]:
-        print(table())
+    elif sys.argv[1:2] == ["table"] and sys.argv[2:] in ([], ["--docs"]):
+        tables(docs=sys.argv[2:] == ["--docs"])
     else:
         sys.exit(__doc__)
