@@ -3,8 +3,11 @@
 
 A block is the text between `<!-- NAME:start -->` and `<!-- NAME:end -->`: README.md's `results`
 is the report stage's metrics/report.md and its `metrics` what `dvc metrics show` prints;
-docs/experiments.md's `crossval` is cross-validation's crossval/report.md. The benchmark writes
-docs/performance.md's `performance` block (`python -m benchmarks.speed --docs`).
+docs/experiments.md's `crossval` is cross-validation's crossval/report.md. The benchmarks write
+theirs with `--docs`: docs/performance.md's `performance` (benchmarks.speed), `time-to-99` and
+`time-to-99-candidates` (benchmarks.time_to_accuracy), `quick-experiment`
+(benchmarks.quick_experiment); docs/predict.md's `controls` (benchmarks.predict_controls);
+docs/models.md's `ablation` and `ablation-runs` (`python -m benchmarks.ablation table --docs`).
 """
 
 import subprocess
