@@ -2,6 +2,7 @@
 checkpoints and training metrics."""
 
 import argparse
+import math
 
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.catalog import hyperparameter_types
@@ -34,8 +35,15 @@ def main(argv: list[str] | None = None) -> None:
     trained.resume.clear()  # only now: a run killed before this point resumes instead of starting over
     print(
         f"{name}: best validation accuracy {run.best.val_accuracy:.2%} at epoch {run.best.epoch}, "
-        f"{run.seconds:.1f} s for {plural(run.epochs_run, 'epoch')}"
+        f"{run.seconds:.1f} s for {plural(epochs_trained(run, recipe.train.epochs), 'epoch')}"
     )
+
+
+def epochs_trained(run: Run, planned: float) -> float:
+    """The epochs of training done: the planned count (1.1 for a fractional last epoch) unless
+    training stopped early."""
+    done = planned if not run.stopped_early and run.epochs_run == math.ceil(planned) else run.epochs_run
+    return int(done) if float(done).is_integer() else done
 
 
 def write_outputs(name: str, recipe: Recipe, run: Run, model, device: str) -> None:
@@ -51,7 +59,7 @@ def write_outputs(name: str, recipe: Recipe, run: Run, model, device: str) -> No
             "best_epoch": run.best.epoch,
             "best_val_accuracy": round(run.best.val_accuracy, 6),
             "best_val_loss": round(run.best.val_loss, 6),
-            "epochs_run": run.epochs_run,
+            "epochs_run": epochs_trained(run, recipe.train.epochs),
             "stopped_early": run.stopped_early,
             "device": device,
         },
@@ -62,7 +70,7 @@ def write_outputs(name: str, recipe: Recipe, run: Run, model, device: str) -> No
     write_json(
         {
             "train_seconds": round(run.seconds, 2),
-            "seconds_per_epoch": round(run.seconds / run.epochs_run, 3),
+            "seconds_per_epoch": round(run.seconds / epochs_trained(run, recipe.train.epochs), 3),
             "peak_memory_mib": round(peak, 1) if peak is not None else None,
         },
         paths.timing(name),

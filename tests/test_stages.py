@@ -178,3 +178,15 @@ def test_params_that_change_while_a_model_trains_fail_the_stage_and_write_nothin
     with pytest.raises(PipelineError, match="the recipe of models.model_1 changed while it trained; nothing was written"):
         stages.train.main(["model_1"])
     assert not (root / "checkpoints/model_1").exists() and not (root / "metrics/model_1/train.json").exists()
+
+
+def test_the_epochs_trained_are_the_fraction_asked_for_unless_training_stopped_early():
+    from stages.train import epochs_trained
+    from mnist_pipeline.training.loop import Run
+
+    def run(epochs: int, stopped: bool = False) -> Run:
+        return Run(history=[None] * epochs, stopped_early=stopped)
+
+    assert epochs_trained(run(2), 1.1) == 1.1 and epochs_trained(run(12), 12.0) == 12
+    assert isinstance(epochs_trained(run(12), 12.0), int)  # 12, not 12.0, in train.json and the report
+    assert epochs_trained(run(5, stopped=True), 12.0) == 5

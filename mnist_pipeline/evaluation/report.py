@@ -51,6 +51,7 @@ def build_report(rows: list[dict], cv: list[dict | None]) -> pd.DataFrame:
 def to_markdown(report: pd.DataFrame) -> str:
     """A GitHub markdown table (pandas' own needs the tabulate package)."""
     formats = {"test_accuracy": "{:.2%}", "best_val_accuracy": "{:.2%}", "test_loss": "{:.4f}", "parameters": "{:,}",
+               "epochs_run": "{:g}",
                "model": "`{}`"}
     headers = [*COLUMNS.values(), CV_HEADER]
     lines = ["| " + " | ".join(headers) + " |", "| --- |" + " ---: |" * (len(headers) - 1)]
