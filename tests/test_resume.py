@@ -34,6 +34,7 @@ RECIPES = {
     )),
     "sgd-cosine": ("model_3", dataclasses.replace(PARAMS, optimizer="sgd", lr=0.05, schedule="cosine")),
     "weight-average": ("model_3", dataclasses.replace(PARAMS, schedule="onecycle", ema=0.9)),
+    "fractional-last-epoch": ("model_4", dataclasses.replace(PARAMS, epochs=3.5, schedule="onecycle", label_smoothing=0.1)),
 }
 
 
