@@ -1,13 +1,14 @@
 """Where the time of one quick experiment goes: `dvc exp run -S models.model_4.lr=...`.
 
-    python -m benchmarks.quick_experiment [--rounds 3] [--rev REV] [--docs]
+    python -m benchmarks.quick_experiment [--rounds 3] [--rev REV] [--against REV] [--docs]
 
 In a fresh copy of the project (the working tree, or git revision REV) with the workspace's DVC
 cache, so that `dvc checkout` gives it the committed outputs, each round runs one experiment on
 model_4's learning rate (a new value each round, so nothing comes from DVC's run cache): check,
 train@model_4, evaluate@model_4 and report run. A `sitecustomize` clocks each stage's process; the
-train stage's own timing file gives its training seconds. Prints the medians of each part; with
---docs writes them into docs/performance.md. Needs `dvc status` clean in the project (`dvc repro`).
+train stage's own timing file gives its training seconds. With --against, a copy of that revision
+is timed too, the two taking turns round by round. Prints the medians of each part; with --docs
+writes them into docs/performance.md. Needs `dvc status` clean in the project (`dvc repro`).
 """
 
 import argparse
@@ -73,10 +74,14 @@ def fresh_project(folder: Path, rev: str | None) -> tuple[Path, dict]:
     return copy, env
 
 
-def table(medians: dict, rounds: int) -> str:
+def table(medians: dict[str, dict], rounds: int) -> str:
+    """medians: copy's label -> part -> median seconds."""
+    labels = list(medians)
     lines = [f"One `dvc exp run -S models.model_4.lr=...` in a fresh copy of the project, medians of {rounds} "
-             "rounds (`python -m benchmarks.quick_experiment`):", "", "| part | seconds |", "| --- | ---: |"]
-    lines += [f"| {label} | {medians[key]:.2f} |" for key, label in PARTS.items()]
+             f"rounds{', the copies taking turns' if len(labels) > 1 else ''} (`python -m benchmarks.quick_experiment`):", "",
+             "| part | " + " | ".join(labels) + " |", "| --- |" + " ---: |" * len(labels)]
+    lines += [f"| {label} | " + " | ".join(f"{medians[copy][key]:.2f} s" for copy in labels) + " |"
+              for key, label in PARTS.items()]
     return "\n".join(lines)
 
 
@@ -84,21 +89,27 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rev", help="time this git revision instead of the working tree")
+    parser.add_argument("--against", metavar="REV", help="also time this git revision, taking turns")
     parser.add_argument("--docs", action="store_true", help="write the table into docs/performance.md")
     args = parser.parse_args(argv)
+    revisions = {args.rev or "now": args.rev, **({f"at {args.against}": args.against} if args.against else {})}
     with tempfile.TemporaryDirectory() as tmp:
-        copy, env = fresh_project(Path(tmp) / "project", args.rev)
-        log = Path(tmp) / "stages.log"
-        clocked = _with_sitecustomize(Path(tmp) / "clock", STAGE_CLOCK.format(log=str(log)), env)
-        rounds = []
+        copies = {}
+        for i, (label, rev) in enumerate(revisions.items()):
+            copy, env = fresh_project(Path(tmp) / f"project{i}", rev)
+            log = Path(tmp) / f"stages{i}.log"
+            copies[label] = (copy, _with_sitecustomize(Path(tmp) / f"clock{i}", STAGE_CLOCK.format(log=str(log)), env), log)
+        rounds: dict[str, list] = {label: [] for label in copies}
         for i in range(args.rounds):
-            rounds.append(one_round(copy, clocked, log, lr=round(0.0201 + 0.0001 * i, 6)))
-            print(f"round {i + 1}: " + ", ".join(f"{k} {v:.2f} s" for k, v in rounds[-1].items()), flush=True)
-    medians = {key: statistics.median(r[key] for r in rounds) for key in PARTS}
+            for label, (copy, env, log) in copies.items():
+                rounds[label].append(one_round(copy, env, log, lr=round(0.0201 + 0.0001 * i, 6)))
+                print(f"round {i + 1}, {label}: " + ", ".join(f"{k} {v:.2f} s" for k, v in rounds[label][-1].items()),
+                      flush=True)
+    medians = {label: {key: statistics.median(r[key] for r in runs) for key in PARTS} for label, runs in rounds.items()}
     text = table(medians, args.rounds)
     print("\n" + text)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["quick_experiment"] = {"rev": args.rev or "working tree", "rounds": rounds, "medians": medians}
+    results["quick_experiment"] = {"rounds": rounds, "medians": medians}
     write_json(results, RESULTS)
     if args.docs:
         replace_block(ROOT / "docs" / "performance.md", "quick-experiment", text + "\n")
