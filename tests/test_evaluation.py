@@ -18,3 +18,14 @@ def test_confusion_matrix_and_per_class_metrics():
     assert table[2]["precision"] == 0.5 and table[2]["recall"] == 1.0
     assert table[2]["f1"] == pytest.approx(2 / 3, abs=1e-6)
     assert table[5]["f1"] == 0.0 and table[5]["support"] == 0
+
+
+def test_the_per_experiment_stages_import_no_pandas():
+    """train and evaluate run for every experiment; pandas in their imports would add about 0.3 s to
+    each (DVCLive still imports it once training starts: its own choice)."""
+    import subprocess
+    import sys
+
+    code = "import sys, stages.train, stages.evaluate; print('pandas' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -6,10 +6,12 @@ bytes (metrics/timing/ holds it).
 """
 
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from mnist_pipeline.core.files import read_json
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS = {
     "model": "model",
@@ -38,8 +40,13 @@ CV_COLUMNS = ("cv_accuracy_mean", "cv_accuracy_std")
 CV_HEADER = "cv accuracy (mean ± std)"
 
 
-def build_report(rows: list[dict], cv: list[dict | None]) -> pd.DataFrame:
-    """rows: the models' summaries; cv: each model's current cross-validation interval, or None."""
+def build_report(rows: list[dict], cv: list[dict | None]) -> "pd.DataFrame":
+    """rows: the models' summaries; cv: each model's current cross-validation interval, or None.
+
+    pandas is imported here, not at the top: evaluate imports this module for its row, and
+    importing pandas there cost every experiment 0.3 s."""
+    import pandas as pd
+
     records = [
         {**{key: row.get(key) for key in COLUMNS},
          "cv_accuracy_mean": result["mean"] if result else None, "cv_accuracy_std": result["std"] if result else None}
@@ -48,8 +55,10 @@ def build_report(rows: list[dict], cv: list[dict | None]) -> pd.DataFrame:
     return pd.DataFrame(records, columns=[*COLUMNS, *CV_COLUMNS])
 
 
-def to_markdown(report: pd.DataFrame) -> str:
+def to_markdown(report: "pd.DataFrame") -> str:
     """A GitHub markdown table (pandas' own needs the tabulate package)."""
+    import pandas as pd
+
     formats = {"test_accuracy": "{:.2%}", "best_val_accuracy": "{:.2%}", "test_loss": "{:.4f}", "parameters": "{:,}",
                "epochs_run": "{:g}",
                "model": "`{}`"}
