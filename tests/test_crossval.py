@@ -92,7 +92,7 @@ def test_a_result_is_current_only_for_the_params_it_ran_with():
     assert current_result(summary, params, "model_3") is None  # never cross-validated
 
     changed = yaml.safe_load(yaml.safe_dump(params))
-    changed["models"]["model_2"]["lr"] = 0.01
+    changed["models"]["model_2"]["lr"] = 0.005
     assert current_result(summary, changed, "model_2") is None
     assert current_result(summary, changed, "model_1") is not None  # its recipe did not change
     for section, key, value in (("train", "epochs", 3), ("crossval", "seed", 7)):

@@ -143,6 +143,7 @@ def test_cuda_is_refused_by_check_where_torch_would_refuse_it(project):
 def test_legal_but_likely_mistaken_values_are_warned_of(project):
     params = copy.deepcopy(project)
     params["train"]["batch_size"] = 60_000
+    params["models"]["model_2"]["batch_size"] = 32  # onecycle now: a warm-up needs more than one step
     params["models"]["model_3"].update(batch_size=256, warmup=0.9)  # 2 epochs of 2 steps of the 500 images
     warnings = check_stage.check(params)
     assert any("models.model_1: batch_size 60,000 is more than the 500 training images" in w for w in warnings)
