@@ -22,10 +22,9 @@ from benchmarks.common import ROOT
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.data.framing import to_mnist_digits
-from mnist_pipeline.data.splits import load_split, normalize
-from mnist_pipeline.predict import default_model
+from mnist_pipeline.data.splits import load_split
+from mnist_pipeline.predict import Reader, default_model
 from mnist_pipeline.readme import replace_block
-from mnist_pipeline.training.checkpoint import load_checkpoint, model_from_checkpoint
 
 PAGE, SCALE = 400, 8  # a digit is drawn 8x (224 px) on a 400x400 page, about a phone photo's crop
 SINGLE_TARGET, NUMBER_TARGET = 0.97, 0.95
@@ -163,22 +162,20 @@ def number(digits: list[np.ndarray], rng) -> np.ndarray:
     return page.clip(0, 1)
 
 
-def read(model, normalization: dict, image: Image.Image) -> str:
+def read(reader: Reader, image: Image.Image) -> str:
     """What predict reads in the picture: its digits as a string, or '?' where it refuses."""
     try:
         frames = to_mnist_digits(image)
     except PipelineError:
         return "?"
-    with torch.inference_mode():
-        logits = model(normalize(torch.stack(frames), **normalization))
-    return "".join(str(d) for d in logits.argmax(1).tolist())
+    return "".join(str(d) for d in reader.probabilities(torch.stack(frames)).argmax(1).tolist())
 
 
-def controls(model, normalization: dict, images: np.ndarray, labels: list[int], count: int) -> list[tuple]:
+def controls(reader: Reader, images: np.ndarray, labels: list[int], count: int) -> list[tuple]:
     rows = []
     for name, make in SINGLE.items():
         rng = np.random.default_rng(0)
-        right = sum(read(model, normalization, picture(make(images[i], rng))) == str(labels[i]) for i in range(count))
+        right = sum(read(reader, picture(make(images[i], rng))) == str(labels[i]) for i in range(count))
         rows.append((name, right / count, SINGLE_TARGET))
     for size in (2, 3):
         rng = np.random.default_rng(size)
@@ -186,7 +183,7 @@ def controls(model, normalization: dict, images: np.ndarray, labels: list[int], 
         for _ in range(count):
             chosen = rng.choice(len(labels), size, replace=False)
             text = "".join(str(labels[i]) for i in chosen)
-            right += read(model, normalization, picture(number([images[i] for i in chosen], rng))) == text
+            right += read(reader, picture(number([images[i] for i in chosen], rng))) == text
         rows.append((f"{size}-digit numbers", right / count, NUMBER_TARGET))
     return rows
 
@@ -205,12 +202,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--docs", action="store_true", help="write the table into docs/predict.md")
     args = parser.parse_args(argv)
     name = args.model or default_model()[0]
-    path = ROOT / paths.checkpoint(name)
-    checkpoint = load_checkpoint(path)
-    model = model_from_checkpoint(checkpoint, path)
+    reader = Reader(ROOT / paths.checkpoint(name))
     test = load_split(ROOT / paths.prepared_split("test"))
     images, labels = test.images.numpy(), test.labels.tolist()
-    text = table(name, args.count, controls(model, checkpoint["normalization"], images, labels, args.count))
+    text = table(name, args.count, controls(reader, images, labels, args.count))
     print(text)
     if args.docs:
         replace_block(ROOT / "docs" / "predict.md", "controls", text + "\n")

@@ -145,11 +145,6 @@ class Reader:
         return answers
 
 
-def predict(checkpoint_path: Path, images: torch.Tensor, device: str = "cpu") -> torch.Tensor:
-    """Class probabilities [N, 10] for uint8 images [N, 28, 28]."""
-    return Reader(checkpoint_path, device).probabilities(images)
-
-
 def as_text(answer: dict) -> str:
     if "error" in answer:
         return f"error: {answer['error']}"
