@@ -120,7 +120,7 @@ def test_a_diverging_run_is_one_line_and_writes_nothing(tmp_path, raw_files):
     [
         (lambda p: p.update(trian={"lr": 1}), "params.yaml: trian: unknown section (allowed: download, preprocess"),
         (lambda p: p["models"].update(model_9={"lr": 0.1}), "params.yaml: models.model_9: no file models/model_9.py"),
-        (lambda p: p["train"].update(epochs="abc"), "params.yaml: train.epochs: expected an integer, got 'abc'"),
+        (lambda p: p["train"].update(epochs="abc"), "params.yaml: train.epochs: expected a number, got 'abc'"),
         (lambda p: p["preprocess"].update(val_size=0), "params.yaml: preprocess.val_size: invalid value 0"),
     ],
 )
