@@ -97,7 +97,7 @@ def test_a_bad_value_stops_before_any_output_is_deleted(repo):
             "data/raw/train-images-idx3-ubyte", "data/prepared/train.pt", "data/prepared/val.pt", "data/prepared/test.pt"]
     before = {path: (root / path).read_bytes() for path in kept}
     for override, message in (
-        ("train.lr=-1", "params.yaml: train.lr: invalid value -1.0 (allowed: > 0)"),
+        ("train.lr=-1", "params.yaml: train.lr: invalid value -1 (allowed: > 0)"),
         ("+models.model_9.lr=0.1", "params.yaml: models.model_9: no file models/model_9.py"),
         # Refusals a stage would make from the data's size, another key or the machine: check makes them first.
         ("preprocess.val_size=600", "params.yaml: preprocess.val_size: invalid value 600 (allowed: 1..599"),
@@ -274,7 +274,7 @@ def test_crossval_runs_on_request_and_the_report_shows_only_current_results(repo
         accuracy = summary[model]["val_accuracy"]
         assert _report_cells(root, model)[-1] == f"{accuracy['mean'] * 100:.2f} ± {accuracy['std'] * 100:.2f}%"
         assert json.loads((root / f"metrics/scores/{model}.json").read_text())["cv_accuracy"] == accuracy["mean"]
-    run(["dvc", "exp", "run", "-S", "models.model_2.lr=0.01"], root, env)
+    run(["dvc", "exp", "run", "-S", "models.model_2.lr=0.005"], root, env)
     assert _report_cells(root, "model_2")[-1] == "not run"
     assert "cv_accuracy" not in json.loads((root / "metrics/scores/model_2.json").read_text())  # "-" in exp show
     assert _report_cells(root, "model_1")[-1] != "not run"
@@ -294,7 +294,7 @@ def test_experiments_travel_between_clones_through_git_and_dvc_remotes(repo, tmp
     run(["dvc", "push"], root, env)
     run(["git", "push", "-q", "origin", "main"], root, env)
 
-    run(["dvc", "exp", "run", "-n", "from-a", "-S", "models.model_4.lr=0.02"], root, env)
+    run(["dvc", "exp", "run", "-n", "from-a", "-S", "models.model_4.lr=0.03"], root, env)
     run(["dvc", "exp", "push", "origin", "from-a"], root, env)  # its git ref, and its outputs to the DVC remote
     run(["dvc", "push", "--run-cache"], root, env)
     run(["git", "checkout", "--", "."], root, env)
@@ -309,4 +309,4 @@ def test_experiments_travel_between_clones_through_git_and_dvc_remotes(repo, tmp
     run(["dvc", "pull", "--run-cache"], clone, env)
     result = run(["dvc", "repro"], clone, env)
     assert _ran(result.stdout) == set() and "Data and pipelines are up to date." in result.stdout
-    assert yaml.safe_load((clone / "params.yaml").read_text())["models"]["model_4"]["lr"] == 0.02
+    assert yaml.safe_load((clone / "params.yaml").read_text())["models"]["model_4"]["lr"] == 0.03
