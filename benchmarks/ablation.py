@@ -74,12 +74,8 @@ def queue(rows: list[str]) -> None:
 def run(rows: list[str]) -> None:
     """Train each row on each seed here, recording validation and test accuracy as each ends."""
     from benchmarks.common import recipes
-    from benchmarks.time_to_accuracy import prepared_data
+    from benchmarks.time_to_accuracy import prepared_data, train_recipe
     from mnist_pipeline.core.files import write_json
-    from mnist_pipeline.evaluation.scoring import score
-    from mnist_pipeline.training.architectures import build_model
-    from mnist_pipeline.training.device import make_deterministic, set_threads
-    from mnist_pipeline.training.loop import fit
 
     data = prepared_data()
     for row in rows:
@@ -87,17 +83,12 @@ def run(rows: list[str]) -> None:
         overrides = {**BASES[model], **changes}
         recipe = recipes()[model]
         hyperparameters = {**recipe.hyperparameters, **{k: v for k, v in overrides.items() if k in recipe.hyperparameters}}
-        changes = {k: v for k, v in overrides.items() if k not in recipe.hyperparameters}
+        train = dataclasses.replace(recipe.train, **{k: v for k, v in overrides.items() if k not in recipe.hyperparameters})
         for seed in SEEDS:
-            train = dataclasses.replace(recipe.train, **changes, seed=seed)
-            set_threads(train.threads)
-            make_deterministic(seed)
-            net = build_model(model, **hyperparameters)
-            result = fit(net, *data["train"], *data["val"], train, log=lambda line: None)
-            net.load_state_dict(result.best_state)
+            result = train_recipe(model, dataclasses.replace(recipe, train=train, hyperparameters=hyperparameters), data, seed)
             found = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-            found[f"{row}-s{seed}"] = {"val": result.best.val_accuracy, "test": score(net, *data["test"])[1],
-                                      "best_epoch": result.best.epoch}
+            found[f"{row}-s{seed}"] = {"val": result["val_accuracy"], "test": result["test_accuracy"],
+                                      "best_epoch": result["best_epoch"]}
             write_json(found, RESULTS)
             print(f"{row}-s{seed}: {json.dumps(found[f'{row}-s{seed}'])}", flush=True)
 

@@ -106,14 +106,15 @@ def candidates(name: str, seeds: list[int], data: dict) -> str:
 
 
 def train_recipe(name: str, recipe, data: dict, seed: int) -> dict:
-    """Seconds of training (fit, validation included) and the test accuracy of the kept weights."""
+    """Seconds of training (fit, validation included), the best validation accuracy and its epoch,
+    and the test accuracy of the weights kept there (as the train stage keeps them)."""
     train = dataclasses.replace(recipe.train, seed=seed)
     set_threads(train.threads)
     make_deterministic(seed)
     model = build_model(name, **recipe.hyperparameters)
     run = fit(model, *data["train"], *data["val"], train, log=lambda line: None)
     model.load_state_dict(run.best_state)
-    return {"seconds": round(run.seconds, 2), "val_accuracy": run.best.val_accuracy,
+    return {"seconds": round(run.seconds, 2), "val_accuracy": run.best.val_accuracy, "best_epoch": run.best.epoch,
             "test_accuracy": score(model, *data["test"])[1]}
 
 
