@@ -9,7 +9,7 @@ from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import torch_bytes
 from mnist_pipeline.core.params import model_recipe
 from mnist_pipeline.evaluation.scoring import score
-from mnist_pipeline.training.augment import BLACK, random_affine
+from mnist_pipeline.training.augment import BLACK, random_affine, random_low_resolution
 from mnist_pipeline.training.device import make_deterministic
 from mnist_pipeline.training.loop import fit
 from tests.project import build, project_params, train_params
@@ -52,6 +52,21 @@ def test_augmentation_is_seeded_and_bounded():
     c = random_affine(images, torch.Generator().manual_seed(2), 30, 0.1, 0.2)
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert torch.allclose(random_affine(images, torch.Generator(), 0, 0, 0), images, atol=1e-5)
+
+
+def test_low_resolution_blurs_a_share_of_the_images_and_keeps_their_ink():
+    images = _digits(200)
+    low = random_low_resolution(images, torch.Generator().manual_seed(0), 0.25)
+    changed = [not torch.equal(low[i], images[i]) for i in range(len(images))]
+    assert 25 < sum(changed) < 75  # about a quarter; the others untouched
+    # Shrinking and enlarging turns the square's sharp edges grey, and keeps about its ink.
+    grey = lambda x: ((x > BLACK + 0.1) & (x < x.max() - 0.1)).sum().item()
+    assert all(grey(low[i]) > 20 for i in range(len(images)) if changed[i]) and grey(images) == 0
+    ink = lambda x: (x - BLACK).sum(dim=(1, 2, 3))
+    assert torch.allclose(ink(low).mean(), ink(images).mean(), rtol=0.05)
+    again = random_low_resolution(images, torch.Generator().manual_seed(0), 0.25)
+    assert torch.equal(low, again)
+    assert torch.equal(random_low_resolution(images, torch.Generator(), 0.0), images)
 
 
 def test_augmentation_changes_training_but_not_validation(data):
@@ -99,7 +114,7 @@ def test_label_smoothing_raises_the_training_loss(data):
 
 @pytest.mark.parametrize(
     "recipe",
-    [dict(AUGMENTED), dict(schedule="onecycle"), dict(optimizer="sgd", lr=0.05, schedule="cosine"),
+    [dict(AUGMENTED, augment_low_res=0.5), dict(schedule="onecycle"), dict(optimizer="sgd", lr=0.05, schedule="cosine"),
      dict(optimizer="adamw", label_smoothing=0.1)],
     ids=["augmented", "onecycle", "sgd-cosine", "adamw-smoothing"],
 )
@@ -120,6 +135,7 @@ def test_every_option_reruns_byte_identically(data, recipe):
         ("label_smoothing", 1, "train.label_smoothing: invalid value 1 "),
         ("augment_rotate", -5, "train.augment_rotate: invalid value -5 (allowed: 0..180 degrees)"),
         ("augment_scale", 0.9, "train.augment_scale: invalid value 0.9"),
+        ("augment_low_res", 1.5, "train.augment_low_res: invalid value 1.5 (allowed: 0..1, the share"),
         ("augment_translate", "a bit", "train.augment_translate: expected a number, got 'a bit'"),
     ],
 )

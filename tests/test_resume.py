@@ -30,7 +30,7 @@ RECIPES = {
     "seed-recipe": ("model_2", PARAMS),
     "augmented-onecycle-batchnorm": ("model_3", dataclasses.replace(
         PARAMS, optimizer="adamw", schedule="onecycle", label_smoothing=0.1,
-        augment_rotate=10, augment_translate=0.1, augment_scale=0.1,
+        augment_rotate=10, augment_translate=0.1, augment_scale=0.1, augment_low_res=0.5,
     )),
     "sgd-cosine": ("model_3", dataclasses.replace(PARAMS, optimizer="sgd", lr=0.05, schedule="cosine")),
     "weight-average": ("model_3", dataclasses.replace(PARAMS, schedule="onecycle", ema=0.9)),

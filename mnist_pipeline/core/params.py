@@ -79,6 +79,7 @@ class TrainParams:
     augment_rotate: float = check(lambda v: 0 <= v <= 180, "0..180 degrees")
     augment_translate: float = check(lambda v: 0 <= v <= 0.5, "0..0.5 of the image size")
     augment_scale: float = check(lambda v: 0 <= v <= 0.5, "0..0.5")
+    augment_low_res: float = check(lambda v: 0 <= v <= 1, "0..1, the share of images seen at a lower resolution")
     # The decay per step of an exponential moving average of the weights, which is then what is
     # validated, kept and tested: 0 = off; 0.999 averages over about the last 1,000 steps.
     ema: float = check(lambda v: 0 <= v < 1, "0 (off) or a decay from 0 up to, not including, 1, e.g. 0.999")

@@ -1,4 +1,4 @@
-"""Random affine augmentation of training batches, on the batch's device.
+"""Random augmentation of training batches, on the batch's device: an affine move, and a lower resolution.
 
 Each image gets its own rotation, scale and translation, drawn from the training loop's seeded
 generator (on the CPU, so draws are the same on every device): runs stay byte-identical and
@@ -31,3 +31,20 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, rotate: floa
     grid = F.affine_grid(theta.to(images.device), list(images.shape), align_corners=False)
     moved = F.grid_sample(images - BLACK, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return moved + BLACK
+
+
+def random_low_resolution(images: torch.Tensor, generator: torch.Generator, share: float,
+                          smallest: int = 10) -> torch.Tensor:
+    """images [N, 1, H, W], each with probability `share` seen as a far-away or cheap camera sees it:
+    shrunk by area averaging to a side drawn uniformly from smallest..H-1, then enlarged bilinearly
+    back to H x W. Side 10 of 28 is about 8 pixels across MNIST's 20-pixel digit box."""
+    n, _, height, width = images.shape
+    draws = torch.rand(n, 2, generator=generator, dtype=torch.float32)
+    chosen = draws[:, 0] < share
+    sides = smallest + (draws[:, 1] * (height - smallest)).long()
+    out = images.clone()
+    for side in sides[chosen].unique().tolist():
+        idx = torch.nonzero(chosen & (sides == side)).squeeze(1).to(images.device)
+        small = F.interpolate(images[idx], size=(side, side * width // height), mode="area")
+        out[idx] = F.interpolate(small, size=(height, width), mode="bilinear", align_corners=False)
+    return out

@@ -14,7 +14,7 @@ from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.limits import plural, steps_per_epoch, total_steps
 from mnist_pipeline.core.params import TrainParams
 from mnist_pipeline.evaluation.scoring import score
-from mnist_pipeline.training.augment import random_affine
+from mnist_pipeline.training.augment import random_affine, random_low_resolution
 from mnist_pipeline.training.device import fast_kernels
 from mnist_pipeline.training.optim import (
     PER_STEP_SCHEDULES,
@@ -164,6 +164,8 @@ def train_epoch(model, optimizer, x, y, params: TrainParams, generator: torch.Ge
         if augment:
             inputs = random_affine(inputs, generator, params.augment_rotate, params.augment_translate,
                                    params.augment_scale)
+        if params.augment_low_res:
+            inputs = random_low_resolution(inputs, generator, params.augment_low_res)
         logits = model(inputs)
         loss = F.cross_entropy(logits, targets, label_smoothing=params.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
