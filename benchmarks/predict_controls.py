@@ -171,12 +171,17 @@ def read(reader: Reader, image: Image.Image) -> str:
     return "".join(str(d) for d in reader.probabilities(torch.stack(frames)).argmax(1).tolist())
 
 
+def single_control(reader: Reader, name: str, images: np.ndarray, labels: list[int], count: int) -> float:
+    """The share of the first `count` digits read correctly under the control `name`."""
+    rng = np.random.default_rng(0)
+    make = SINGLE[name]
+    return sum(read(reader, picture(make(images[i], rng))) == str(labels[i]) for i in range(count)) / count
+
+
 def controls(reader: Reader, images: np.ndarray, labels: list[int], count: int) -> list[tuple]:
     rows = []
-    for name, make in SINGLE.items():
-        rng = np.random.default_rng(0)
-        right = sum(read(reader, picture(make(images[i], rng))) == str(labels[i]) for i in range(count))
-        rows.append((name, right / count, SINGLE_TARGET))
+    for name in SINGLE:
+        rows.append((name, single_control(reader, name, images, labels, count), SINGLE_TARGET))
     for size in (2, 3):
         rng = np.random.default_rng(size)
         right = 0
@@ -202,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--docs", action="store_true", help="write the table into docs/predict.md")
     args = parser.parse_args(argv)
     name = args.model or default_model()[0]
-    reader = Reader(ROOT / paths.checkpoint(name))
+    reader = Reader.load(ROOT / paths.checkpoint(name))
     test = load_split(ROOT / paths.prepared_split("test"))
     images, labels = test.images.numpy(), test.labels.tolist()
     text = table(name, args.count, controls(reader, images, labels, args.count))

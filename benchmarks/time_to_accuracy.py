@@ -107,7 +107,7 @@ def candidates(name: str, seeds: list[int], data: dict) -> str:
 
 def train_recipe(name: str, recipe, data: dict, seed: int) -> dict:
     """Seconds of training (fit, validation included), the best validation accuracy and its epoch,
-    and the test accuracy of the weights kept there (as the train stage keeps them)."""
+    and the model with the weights kept there (as the train stage keeps them) and their test accuracy."""
     train = dataclasses.replace(recipe.train, seed=seed)
     set_threads(train.threads)
     make_deterministic(seed)
@@ -115,7 +115,7 @@ def train_recipe(name: str, recipe, data: dict, seed: int) -> dict:
     run = fit(model, *data["train"], *data["val"], train, log=lambda line: None)
     model.load_state_dict(run.best_state)
     return {"seconds": round(run.seconds, 2), "val_accuracy": run.best.val_accuracy, "best_epoch": run.best.epoch,
-            "test_accuracy": score(model, *data["test"])[1]}
+            "test_accuracy": score(model, *data["test"])[1], "model": model}
 
 
 def race(name: str, seeds: list[int], data: dict) -> dict:

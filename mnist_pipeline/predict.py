@@ -118,11 +118,14 @@ def default_model() -> tuple[str, str]:
 class Reader:
     """A loaded model that gives each picture's digits with their probabilities."""
 
-    def __init__(self, checkpoint_path: Path, device: str = "cpu"):
+    def __init__(self, model: torch.nn.Module, normalization: dict, device: torch.device):
+        self.model, self.normalization, self.device = model.eval(), normalization, device
+
+    @classmethod
+    def load(cls, checkpoint_path: Path, device: str = "cpu") -> "Reader":
         checkpoint = load_checkpoint(checkpoint_path)
-        self.device = select_device(device)
-        self.model = model_from_checkpoint(checkpoint, checkpoint_path, self.device)
-        self.normalization = checkpoint["normalization"]
+        chosen = select_device(device)
+        return cls(model_from_checkpoint(checkpoint, checkpoint_path, chosen), checkpoint["normalization"], chosen)
 
     @torch.inference_mode()
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
@@ -177,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"using {model}: {why} (name a model first to choose another)", file=sys.stderr)
     if not images:
         raise PipelineError(f"no pictures given after the model {model}")
-    reader = Reader(resolve_checkpoint(model), args.device)
+    reader = Reader.load(resolve_checkpoint(model), args.device)
 
     collected, failures = [], 0
     for start in range(0, len(images), BATCH):

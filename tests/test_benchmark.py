@@ -190,3 +190,15 @@ def test_the_race_trains_each_contender_on_each_seed_in_turns(data, monkeypatch)
     assert min(result["model_4 (1.1 epochs)"]["test_accuracy"]) > 0.5  # the synthetic set is easy
     table = race_module.race_table(result, threads=2)
     assert "| anchor (2 epochs) |" in table and table.count("\n| ") == 5  # header, rule, 3 rows
+
+
+def test_the_ablation_table_gives_each_row_its_means_and_the_control_only_where_every_seed_has_it():
+    from benchmarks import ablation
+
+    found = {"m3-recipe-s1": {"val": 0.994, "test": 0.993, "low_res_val": 0.96},
+             "m3-recipe-s2": {"val": 0.992, "test": 0.995, "low_res_val": 0.98},
+             "m3-ema-s1": {"val": 0.99, "test": 0.99}}
+    lines = ablation.table(found).splitlines()
+    assert len(lines) == 4  # the header, its rule and the two rows found, in ROWS' order
+    assert lines[2].startswith("| `m3-recipe` |") and "| 99.30% | 97.0% | 99.40% | 99.30% / 99.50% |" in lines[2]
+    assert lines[3].startswith("| `m3-ema` |") and "| 99.00% | - | 99.00% |" in lines[3]
