@@ -78,7 +78,7 @@ def queue(rows: list[str]) -> None:
 
 
 def run(rows: list[str]) -> None:
-    """Train each row on each seed here, recording validation and test accuracy as each ends."""
+    """Train each row on each seed here, recording its figures as each ends."""
     import torch
 
     from benchmarks.common import recipes
@@ -100,9 +100,9 @@ def run(rows: list[str]) -> None:
         train = dataclasses.replace(recipe.train, **{k: v for k, v in overrides.items() if k not in recipe.hyperparameters})
         for seed in SEEDS:
             result = train_recipe(model, dataclasses.replace(recipe, train=train, hyperparameters=hyperparameters), data, seed)
-            found = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
             reader = Reader(result["model"], {"mean": MEAN, "std": STD}, torch.device("cpu"))
             low_res = single_control(reader, LOW_RES_CONTROL, val.images.numpy(), val.labels.tolist(), 500)
+            found = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
             found[f"{row}-s{seed}"] = {"val": result["val_accuracy"], "test": result["test_accuracy"],
                                       "best_epoch": result["best_epoch"], "low_res_val": low_res}
             write_json(found, RESULTS)
