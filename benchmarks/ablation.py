@@ -64,6 +64,10 @@ ROWS = {
     "m3-ema-smoothing-lr0.02-lowres0.1": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.02, "augment_low_res": 0.1}),
     "m3-ema-smoothing-lr0.02-lowres0.25": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.02, "augment_low_res": 0.25}),
     "m3-ema-smoothing-lr0.02-lowres0.5": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.02, "augment_low_res": 0.5}),
+    "m3-ema-smoothing-lr0.03-lowres0.25": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.03, "augment_low_res": 0.25}),
+    "m3-ema-smoothing-lr0.04-lowres0.25": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.04, "augment_low_res": 0.25}),
+    "m3-ema-smoothing-lr0.02-lowres0.25-adamw0.05": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.02, "augment_low_res": 0.25,
+                                                                 "optimizer": "adamw", "weight_decay": 0.05}),
 }
 
 
