@@ -24,9 +24,8 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import RESULTS, ROOT, recipes
+from benchmarks.common import ROOT, recipes, record
 from mnist_pipeline.core import paths
-from mnist_pipeline.core.files import read_json, write_json
 from mnist_pipeline.core.params import crossval_params, load_params
 from mnist_pipeline.data.folds import assign_folds, training_images
 from mnist_pipeline.training import ray_folds
@@ -89,11 +88,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"4 folds, one thread each: {scaling[1]:.1f} s on one one-CPU node, {scaling[2]:.1f} s on two: "
           f"{scaling[2] / scaling[1]:.2f}x")
 
-    results = read_json(RESULTS, "the benchmark results") if RESULTS.exists() else {}
-    results["crossval_ray"] = {"model": args.model, "folds": crossval.k, "seconds": times,
-                               "fixed_cost_s": round(fixed, 2), "scaling_4_folds_s": scaling,
-                               "scaling_ratio": round(scaling[2] / scaling[1], 3)}
-    write_json(results, RESULTS)
+    record({"crossval_ray": {"model": args.model, "folds": crossval.k, "seconds": times,
+                             "fixed_cost_s": round(fixed, 2), "scaling_4_folds_s": scaling,
+                             "scaling_ratio": round(scaling[2] / scaling[1], 3)}})
 
 
 if __name__ == "__main__":

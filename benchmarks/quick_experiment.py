@@ -21,10 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import RESULTS, ROOT
+from benchmarks.common import ROOT, record
 from benchmarks.speed import STAGE_CLOCK, _run, _with_sitecustomize, project_copy
 from mnist_pipeline.core import paths
-from mnist_pipeline.core.files import write_json
 from mnist_pipeline.readme import replace_block
 
 STAGES = ("check", "train", "evaluate", "report")
@@ -108,9 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     medians = {label: {key: statistics.median(r[key] for r in runs) for key in PARTS} for label, runs in rounds.items()}
     text = table(medians, args.rounds)
     print("\n" + text)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["quick_experiment"] = {"rounds": rounds, "medians": medians}
-    write_json(results, RESULTS)
+    record({"quick_experiment": {"rounds": rounds, "medians": medians}})
     if args.docs:
         replace_block(ROOT / "docs" / "performance.md", "quick-experiment", text + "\n")
 

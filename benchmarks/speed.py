@@ -27,11 +27,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks import contention
 from benchmarks.ablation import AUGMENT, NO_AUGMENT
-from benchmarks.common import RESULTS, ROOT, recipes
+from benchmarks.common import ROOT, recipes, record
 from benchmarks.seed_reference import seed_dataset, seed_loader, seed_train_epoch
 from benchmarks.time_to_accuracy import TARGET, prepared_data, time_to_accuracy
 from mnist_pipeline.core import paths
-from mnist_pipeline.core.files import write_json
 from mnist_pipeline.core.params import TrainParams
 from mnist_pipeline.data.splits import load_split, normalize
 from mnist_pipeline.readme import replace_block
@@ -388,7 +387,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     results = measure(args.epochs, args.mirror, args.models, share=not args.no_contention)
-    write_json(results, RESULTS)
+    record(results)  # beside the other benchmarks' sections
     text = table(results)
     print(text)
     if args.docs:

@@ -18,7 +18,6 @@ accuracy reaches a target, per model) is what `python -m benchmarks.speed` repor
 
 import argparse
 import dataclasses
-import json
 import os
 import statistics
 import time
@@ -26,9 +25,8 @@ import time
 import torch
 
 from benchmarks.anchor import train_anchor
-from benchmarks.common import RESULTS, ROOT, recipes
+from benchmarks.common import ROOT, recipes, record
 from mnist_pipeline.core import paths
-from mnist_pipeline.core.files import write_json
 from mnist_pipeline.data.splits import load_split, normalize
 from mnist_pipeline.evaluation.scoring import score
 from mnist_pipeline.readme import replace_block
@@ -168,9 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     result = race(args.model, args.seeds, data)
     table = race_table(result, torch.get_num_threads())
     print("\n" + table)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["time_to_99"] = {"threads": torch.get_num_threads(), "seeds": args.seeds, "recipes": result}
-    write_json(results, RESULTS)
+    record({"time_to_99": {"threads": torch.get_num_threads(), "seeds": args.seeds, "recipes": result}})
     if args.docs:
         replace_block(ROOT / "docs" / "performance.md", "time-to-99", table + "\n")
 

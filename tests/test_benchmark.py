@@ -1,6 +1,7 @@
 """The benchmark's pieces on tiny data: its seed-style reference must feed the same numbers."""
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -202,3 +203,12 @@ def test_the_ablation_table_gives_each_row_its_means_and_the_control_only_where_
     assert len(lines) == 4  # the header, its rule and the two rows found, in ROWS' order
     assert lines[2].startswith("| `m3-recipe` |") and "| 99.30% | 97.0% | 99.40% | 99.30% / 99.50% |" in lines[2]
     assert lines[3].startswith("| `m3-ema` |") and "| 99.00% | - | 99.00% |" in lines[3]
+
+
+def test_a_benchmark_records_its_figures_beside_the_other_benchmarks(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results.json")
+    common.record({"time_to_99": {"seconds": 5.3}})
+    common.record({"pipeline": {"dvc_repro_force_s": 463}, "machine": {"cpu": "a"}})
+    common.record({"machine": {"cpu": "b"}})
+    assert json.loads((tmp_path / "results.json").read_text()) == {
+        "time_to_99": {"seconds": 5.3}, "pipeline": {"dvc_repro_force_s": 463}, "machine": {"cpu": "b"}}
