@@ -1,8 +1,10 @@
 """The real `dvc repro` and `dvc exp run` on a temporary git repo and a synthetic mirror."""
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 
@@ -39,6 +41,22 @@ def _queue_view(command: list[str], root, env) -> str | None:
         return None
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def _start_queue(root, env, *options: str) -> None:
+    """`dvc queue start`, without waiting on its output: the workers it starts keep that open until
+    they exit, and a DVC 3.67 worker sometimes never does (its monitor asks it to stop while its
+    last task still runs; the task ends, the worker stays). _stop_workers ends them."""
+    subprocess.Popen(["dvc", "queue", "start", *options], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL).wait(timeout=120)
+
+
+def _stop_workers(root) -> None:
+    for pid_file in (root / ".dvc" / "tmp" / "exps" / "celery").glob("dvc-exp-worker-*.pid"):
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        except (ValueError, ProcessLookupError):
+            pass
 
 
 def _metrics(root, model):
@@ -185,17 +203,20 @@ def test_parallel_queued_experiments_do_not_interfere(repo):
         # One CPU thread each, as the README advises for two jobs on two cores.
         overrides = ["-S", f"models.model_2.lr={lr}", "-S", "++models.model_2.threads=1"]
         run(["dvc", "exp", "run", "--queue", "-n", name, *overrides], root, env)
-    run(["dvc", "queue", "start", "-j", "2"], root, env)
+    _start_queue(root, env, "-j", "2")
     status, deadline = "", time.monotonic() + 300
-    while time.monotonic() < deadline:
-        listed = _queue_view(["dvc", "queue", "status"], root, env)
-        if listed is None:
-            time.sleep(0.5)
-            continue
-        status = listed
-        if not re.search(r"\b(Queued|Running)\b", status):
-            break
-        time.sleep(2)
+    try:
+        while time.monotonic() < deadline:
+            listed = _queue_view(["dvc", "queue", "status"], root, env)
+            if listed is None:
+                time.sleep(0.5)
+                continue
+            status = listed
+            if not re.search(r"\b(Queued|Running)\b", status):
+                break
+            time.sleep(2)
+    finally:
+        _stop_workers(root)
     assert "Failed" not in status and status.count("Success") >= 2, status
 
     shown = json.loads(run(["dvc", "exp", "show", "--json"], root, env).stdout)
@@ -226,9 +247,7 @@ def test_a_running_experiment_shows_its_latest_epoch_in_exp_show(repo):
     epochs = 1000  # more than it runs: the experiment is stopped once its live metrics are seen
     overrides = ["-S", f"++models.model_1.epochs={epochs}", "-S", "++models.model_1.threads=1"]
     run(["dvc", "exp", "run", "--queue", "-n", "live", *overrides], root, env)
-    # The queue's worker keeps the starter's output open until the queue is empty: do not wait on it.
-    subprocess.Popen(["dvc", "queue", "start"], cwd=root, env=env, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL).wait(timeout=120)
+    _start_queue(root, env)
     seen, deadline = None, time.monotonic() + 300
     try:
         while seen is None and time.monotonic() < deadline:
@@ -244,6 +263,7 @@ def test_a_running_experiment_shows_its_latest_epoch_in_exp_show(repo):
             time.sleep(0.5)
     finally:
         run(["dvc", "queue", "kill", "live"], root, env, check=False)
+        _stop_workers(root)
     assert seen is not None, "no live metrics while the experiment ran"
     assert 1 <= seen["step"] < epochs and set(EPOCH_METRICS) - set(PLOT_ONLY) <= set(seen)
     assert 0 < seen["val_accuracy"] <= 1
