@@ -1,9 +1,9 @@
 """What the benchmarks share: where they write, and the recipes they time."""
 
-import json
 from pathlib import Path
 
 from mnist_pipeline.core.catalog import hyperparameter_types
+from mnist_pipeline.core.files import read_json, write_json
 from mnist_pipeline.core.params import load_params, model_names, model_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -12,9 +12,7 @@ RESULTS = ROOT / "benchmarks" / "results.json"
 
 def record(sections: dict) -> None:
     """Write these top-level sections into RESULTS, keeping every other benchmark's."""
-    from mnist_pipeline.core.files import write_json
-
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results = read_json(RESULTS, "the benchmark results") if RESULTS.exists() else {}
     write_json({**results, **sections}, RESULTS)
 
 
