@@ -35,6 +35,8 @@ BASES = {
                 "augment_low_res": 0.0},
     "model_3": {"lr": 0.01, "schedule": "onecycle", **AUGMENT, "ema": 0.0, "label_smoothing": 0.0, "augment_low_res": 0.0},
 }
+# model_3's recipe as params.yaml has it since the low-resolution rows chose it; the rows after it change one part.
+M3_LOW_RES = {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.02, "augment_low_res": 0.25}
 # model_2: cumulative steps from the seed recipe. model_3: its recipe, then one part taken out or swapped.
 ROWS = {
     "m2-seed": ("model_2", {}),
@@ -61,13 +63,12 @@ ROWS = {
     "m3-ema-smoothing": ("model_3", {"ema": 0.999, "label_smoothing": 0.1}),
     "m3-ema-smoothing-rotate15": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "augment_rotate": 15}),
     "m3-ema-smoothing-lr0.02": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.02}),
-    "m3-ema-smoothing-lr0.02-lowres0.1": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.02, "augment_low_res": 0.1}),
-    "m3-ema-smoothing-lr0.02-lowres0.25": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.02, "augment_low_res": 0.25}),
-    "m3-ema-smoothing-lr0.02-lowres0.5": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.02, "augment_low_res": 0.5}),
-    "m3-ema-smoothing-lr0.03-lowres0.25": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.03, "augment_low_res": 0.25}),
-    "m3-ema-smoothing-lr0.04-lowres0.25": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.04, "augment_low_res": 0.25}),
-    "m3-ema-smoothing-lr0.02-lowres0.25-adamw0.05": ("model_3", {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.02, "augment_low_res": 0.25,
-                                                                 "optimizer": "adamw", "weight_decay": 0.05}),
+    "m3-ema-smoothing-lr0.02-lowres0.1": ("model_3", {**M3_LOW_RES, "augment_low_res": 0.1}),
+    "m3-ema-smoothing-lr0.02-lowres0.25": ("model_3", M3_LOW_RES),
+    "m3-ema-smoothing-lr0.02-lowres0.5": ("model_3", {**M3_LOW_RES, "augment_low_res": 0.5}),
+    "m3-ema-smoothing-lr0.03-lowres0.25": ("model_3", {**M3_LOW_RES, "lr": 0.03}),
+    "m3-ema-smoothing-lr0.04-lowres0.25": ("model_3", {**M3_LOW_RES, "lr": 0.04}),
+    "m3-ema-smoothing-lr0.02-lowres0.25-adamw0.05": ("model_3", {**M3_LOW_RES, "optimizer": "adamw", "weight_decay": 0.05}),
 }
 
 
