@@ -16,7 +16,8 @@ PROJECT_FILES = ("dvc.yaml", "params.yaml", "stages", "models", "mnist_pipeline"
                  "crossval/summary.json", "crossval/plots")
 
 
-def copy_project(dest: Path, raw_files: dict[str, bytes], mirror_dir: Path) -> Path:
+def copy_project(dest: Path, raw_files: dict[str, bytes], mirror_dir: Path, models: tuple[str, ...] = ()) -> Path:
+    """The copy, with params.yaml's `models` cut down to `models` where given."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         source = ROOT / name
@@ -31,6 +32,9 @@ def copy_project(dest: Path, raw_files: dict[str, bytes], mirror_dir: Path) -> P
     params["download"]["sha256"] = sha256_of(raw_files)
     params["preprocess"]["val_size"] = 100
     params["train"]["epochs"] = 2
+    if models:
+        params["models"] = {name: params["models"][name] for name in models}
+        _keep_models(dest / "dvc.yaml", models)
     for block in params["models"].values():  # a model's own epochs (model_3's) too
         if block and "epochs" in block:
             block["epochs"] = 2
@@ -38,6 +42,17 @@ def copy_project(dest: Path, raw_files: dict[str, bytes], mirror_dir: Path) -> P
             block["batch_size"] = 32
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return dest
+
+
+def _keep_models(dvc_yaml: Path, models: tuple[str, ...]) -> None:
+    """dvc.yaml's per-model artifacts and plot lines for `models` only (the stages follow params.yaml)."""
+    pipeline = yaml.safe_load(dvc_yaml.read_text())
+    pipeline["artifacts"] = {name: spec for name, spec in pipeline["artifacts"].items() if name in models}
+    for plot in pipeline["plots"]:
+        (spec,) = plot.values()
+        if isinstance(spec, dict) and isinstance(spec.get("y"), dict):
+            spec["y"] = {path: y for path, y in spec["y"].items() if path.split("/")[1] in models}
+    dvc_yaml.write_text(yaml.safe_dump(pipeline, sort_keys=False))
 
 
 def environment(home: Path) -> dict[str, str]:
