@@ -1,9 +1,12 @@
 """A temporary copy of the project, pointed at a synthetic mirror and sized to run in seconds."""
 
+import functools
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -109,3 +112,39 @@ def kill_once_saved(command: list[str], cwd: Path, env: dict[str, str], state: P
     assert process.poll() is None, "training finished before it could be killed"
     process.send_signal(signal.SIGKILL)
     process.wait()
+
+
+IMPORTS = """
+import importlib, json, os, sys
+root = os.getcwd()
+importlib.import_module(sys.argv[1])
+if sys.argv[2]:
+    from mnist_pipeline.training.architectures import model_class
+    model_class(sys.argv[2])
+paths = [getattr(m, "__file__", None) or "" for m in list(sys.modules.values())]
+files = {os.path.relpath(p, root) for p in paths
+         if os.path.isabs(p) and p.startswith(root + os.sep)  # project files, not a venv inside it
+         and not {"site-packages", "dist-packages"} & set(p.split(os.sep))}
+print(json.dumps({"files": sorted(files), "modules": sorted(sys.modules)}))
+"""
+
+
+@functools.cache
+def stage_imports() -> dict[tuple[str, str], dict[str, set[str]]]:
+    """(module, model) -> {"files": the project files, "modules": every module} that a fresh
+    interpreter imports to run each stage of dvc.yaml and crossval/dvc.yaml (for matrix stages, with
+    the first model's file). All start at once: each is a second or two of importing torch."""
+    model = next(iter(project_params()["models"]))
+    wanted = set()
+    for pipeline in ("dvc.yaml", "crossval/dvc.yaml"):
+        for stage in yaml.safe_load((ROOT / pipeline).read_text())["stages"].values():
+            wanted.add((stage["cmd"].split()[2], model if "matrix" in stage else ""))
+    wanted = sorted(wanted)
+    probes = [subprocess.Popen([sys.executable, "-c", IMPORTS, *key], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for key in wanted]
+    found = {}
+    for key, probe in zip(wanted, probes):
+        out, err = probe.communicate(timeout=120)
+        assert probe.returncode == 0, f"importing {key[0]} failed:\n{err}"
+        found[key] = {name: set(values) for name, values in json.loads(out).items()}
+    return found

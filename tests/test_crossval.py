@@ -2,7 +2,6 @@
 the project's guarantees (exact deps, byte-identical reruns, resume, one-line errors)."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -28,8 +27,9 @@ from tests.project import (
     environment,
     project_params,
     run,
+    stage_imports,
 )
-from tests.test_dvc_yaml import IMPORTS, Recorder, _files, _params_read, _within
+from tests.test_dvc_yaml import Recorder, _files, _params_read, _within
 
 CROSSVAL_YAML = yaml.safe_load((ROOT / "crossval/dvc.yaml").read_text())
 STAGES = CROSSVAL_YAML["stages"]
@@ -111,10 +111,8 @@ def test_a_result_is_current_only_for_the_params_it_ran_with():
 def test_code_deps_are_exactly_the_imported_project_files(name):
     stage = STAGES[name]
     model = MODELS[0] if "matrix" in stage else ""
-    result = subprocess.run([sys.executable, "-c", IMPORTS, stage["cmd"].split()[2], model], cwd=ROOT,
-                            capture_output=True, text=True, check=True)
     declared = {d.replace("${item.model}", model) for d in stage["deps"] if d.endswith(".py")}
-    assert declared == set(json.loads(result.stdout))
+    assert declared == stage_imports()[stage["cmd"].split()[2], model]["files"]
 
 
 def test_stages_follow_params_yaml_and_the_plot_names_no_model():

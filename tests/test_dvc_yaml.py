@@ -4,9 +4,6 @@ The stages run here, in-process on a tiny synthetic project, with params.yaml re
 recorder: what they touch is compared with what dvc.yaml declares.
 """
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +11,7 @@ import yaml
 
 from mnist_pipeline.core.params import model_names
 from mnist_pipeline.core.paths import TIMING_DIR
-from tests.project import ROOT, copy_project, project_params
+from tests.project import ROOT, copy_project, project_params, stage_imports
 
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 STAGES = DVC_YAML["stages"]
@@ -38,31 +35,14 @@ def _declared(stage: dict, key: str, model: str | None) -> set[str]:
     return {p.replace("${item.model}", model or "") for p in paths}
 
 
-IMPORTS = """
-import importlib, json, os, sys
-root = os.getcwd()
-importlib.import_module(sys.argv[1])
-if sys.argv[2]:
-    from mnist_pipeline.training.architectures import model_class
-    model_class(sys.argv[2])
-paths = [getattr(m, "__file__", None) or "" for m in list(sys.modules.values())]
-files = {os.path.relpath(p, root) for p in paths
-         if os.path.isabs(p) and p.startswith(root + os.sep)  # project files, not a venv inside it
-         and not {"site-packages", "dist-packages"} & set(p.split(os.sep))}
-print(json.dumps(sorted(files)))
-"""
 
 
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_code_deps_are_exactly_the_imported_project_files(name):
     stage = STAGES[name]
     model = MODELS[0] if name in PER_MODEL else ""
-    module = stage["cmd"].split()[2]
-    result = subprocess.run(
-        [sys.executable, "-c", IMPORTS, module, model], cwd=ROOT, capture_output=True, text=True, check=True
-    )
     declared = {d for d in _declared(stage, "deps", model) if d.endswith(".py")}
-    assert declared == set(json.loads(result.stdout))
+    assert declared == stage_imports()[stage["cmd"].split()[2], model]["files"]
 
 
 def test_per_model_stages_and_sections_follow_params_yaml():
