@@ -16,7 +16,8 @@ from mnist_pipeline.training.live import PLOT_ONLY
 from tests.project import copy_project, environment, run
 
 # Two models: the stages of every model come from one matrix template (test_dvc_yaml checks each
-# model's deps), and each more model costs this module a Ray instance and eight processes.
+# model's deps; test_crossval's stage test runs the other two), and each more model costs this
+# module a Ray instance and eight processes.
 MODELS = ("model_1", "model_2")
 MODEL_STAGES = {f"{stage}@{model}" for stage in ("train", "evaluate") for model in MODELS}
 ALL_STAGES = {"check", "download", "preprocess", *MODEL_STAGES, "report"}
