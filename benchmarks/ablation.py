@@ -69,6 +69,8 @@ ROWS = {
     "m3-ema-smoothing-lr0.03-lowres0.25": ("model_3", {**M3_LOW_RES, "lr": 0.03}),
     "m3-ema-smoothing-lr0.04-lowres0.25": ("model_3", {**M3_LOW_RES, "lr": 0.04}),
     "m3-ema-smoothing-lr0.02-lowres0.25-adamw0.05": ("model_3", {**M3_LOW_RES, "optimizer": "adamw", "weight_decay": 0.05}),
+    "m3-ema-smoothing-lr0.02-lowres0.25-warmup0.4": ("model_3", {**M3_LOW_RES, "warmup": 0.4}),
+    "m3-ema-smoothing-lr0.02-lowres0.25-batch64": ("model_3", {**M3_LOW_RES, "batch_size": 64}),
 }
 
 
