@@ -35,8 +35,6 @@ def _declared(stage: dict, key: str, model: str | None) -> set[str]:
     return {p.replace("${item.model}", model or "") for p in paths}
 
 
-
-
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_code_deps_are_exactly_the_imported_project_files(name):
     stage = STAGES[name]
