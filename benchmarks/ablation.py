@@ -88,11 +88,10 @@ def run(rows: list[str]) -> None:
     """Train each row on each seed here, recording its figures as each ends."""
     import torch
 
-    from benchmarks.common import recipes
+    from benchmarks.common import record, recipes
     from benchmarks.predict_controls import single_control
     from benchmarks.time_to_accuracy import prepared_data, train_recipe
     from mnist_pipeline.core import paths
-    from mnist_pipeline.core.files import write_json
     from mnist_pipeline.core.mnist import MEAN, STD
     from mnist_pipeline.data.splits import load_split
     from mnist_pipeline.predict import Reader
@@ -109,11 +108,10 @@ def run(rows: list[str]) -> None:
             result = train_recipe(model, dataclasses.replace(recipe, train=train, hyperparameters=hyperparameters), data, seed)
             reader = Reader(result["model"], {"mean": MEAN, "std": STD}, torch.device("cpu"))
             low_res = single_control(reader, LOW_RES_CONTROL, val.images.numpy(), val.labels.tolist(), 500)
-            found = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-            found[f"{row}-s{seed}"] = {"val": result["val_accuracy"], "test": result["test_accuracy"],
-                                      "best_epoch": result["best_epoch"], "low_res_val": low_res}
-            write_json(found, RESULTS)
-            print(f"{row}-s{seed}: {json.dumps(found[f'{row}-s{seed}'])}", flush=True)
+            entry = {"val": result["val_accuracy"], "test": result["test_accuracy"], "best_epoch": result["best_epoch"],
+                     "low_res_val": low_res}
+            record({f"{row}-s{seed}": entry}, RESULTS)
+            print(f"{row}-s{seed}: {json.dumps(entry)}", flush=True)
 
 
 def experiments() -> dict[str, dict]:
@@ -158,9 +156,10 @@ def table(found: dict[str, dict]) -> str:
 def tables(docs: bool) -> None:
     """The rows run as DVC experiments (block `ablation`) and those run here (block `ablation-runs`);
     with docs, written into docs/models.md (a block with no rows found is left as it is)."""
+    from benchmarks.common import recorded
     from mnist_pipeline.readme import replace_block
 
-    for block, found in (("ablation", experiments()), ("ablation-runs", json.loads(RESULTS.read_text()) if RESULTS.exists() else {})):
+    for block, found in (("ablation", experiments()), ("ablation-runs", recorded(RESULTS))):
         text = table(found)
         print(text + "\n")
         if docs and found:

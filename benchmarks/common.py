@@ -10,10 +10,16 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results.json"
 
 
-def record(sections: dict) -> None:
-    """Write these top-level sections into RESULTS, keeping every other benchmark's."""
-    results = read_json(RESULTS, "the benchmark results") if RESULTS.exists() else {}
-    write_json({**results, **sections}, RESULTS)
+def recorded(path: Path | None = None) -> dict:
+    """A results file's sections (RESULTS unless named; {} before the first run); a damaged file is
+    one line naming it."""
+    path = path or RESULTS
+    return read_json(path, "the benchmark results") if path.exists() else {}
+
+
+def record(sections: dict, path: Path | None = None) -> None:
+    """Write these top-level sections into a results file (RESULTS unless named), keeping every other one there."""
+    write_json({**recorded(path), **sections}, path or RESULTS)
 
 
 def recipes() -> dict:
