@@ -71,6 +71,10 @@ ROWS = {
     "m3-ema-smoothing-lr0.02-lowres0.25-adamw0.05": ("model_3", {**M3_LOW_RES, "optimizer": "adamw", "weight_decay": 0.05}),
     "m3-ema-smoothing-lr0.02-lowres0.25-warmup0.4": ("model_3", {**M3_LOW_RES, "warmup": 0.4}),
     "m3-ema-smoothing-lr0.02-lowres0.25-batch64": ("model_3", {**M3_LOW_RES, "batch_size": 64}),
+    "m3-ema-smoothing-lr0.02-lowres0.25-light-aug": ("model_3", {**M3_LOW_RES, "augment_rotate": 5, "augment_translate": 0.05,
+                                                              "augment_scale": 0.05}),
+    "m3-ema0.9995-smoothing-lr0.02-lowres0.25": ("model_3", {**M3_LOW_RES, "ema": 0.9995}),
+    "m3-ema0.998-smoothing-lr0.02-lowres0.25": ("model_3", {**M3_LOW_RES, "ema": 0.998}),
 }
 
 
