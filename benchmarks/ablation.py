@@ -23,6 +23,7 @@ from pathlib import Path
 RESULTS = Path(__file__).with_name("ablation.json")
 
 AUGMENT = {"augment_rotate": 10, "augment_translate": 0.1, "augment_scale": 0.1}
+LIGHT_AUGMENT = {"augment_rotate": 5, "augment_translate": 0.05, "augment_scale": 0.05}
 NO_AUGMENT = {"augment_rotate": 0, "augment_translate": 0.0, "augment_scale": 0.0}
 SEEDS = (1, 2)
 LOW_RES_CONTROL = "8x8 pixels on the digit, enlarged"  # the control the pictures people take fell short on
@@ -49,8 +50,7 @@ ROWS = {
     "m2-aug-onecycle-nodrop-ema": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.01, "dropout": 0.0, "ema": 0.999}),
     "m2-aug-onecycle-nodrop-ema-20ep": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.01, "dropout": 0.0, "ema": 0.999,
                                                     "epochs": 20}),
-    "m2-light-aug-onecycle-nodrop": ("model_2", {"augment_rotate": 5, "augment_translate": 0.05, "augment_scale": 0.05,
-                                                 "schedule": "onecycle", "lr": 0.01, "dropout": 0.0}),
+    "m2-light-aug-onecycle-nodrop": ("model_2", {**LIGHT_AUGMENT, "schedule": "onecycle", "lr": 0.01, "dropout": 0.0}),
     "m2-aug-onecycle-nodrop-lr0.02": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.02, "dropout": 0.0}),
     "m2-aug-onecycle-nodrop-smoothing": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.01, "dropout": 0.0,
                                                      "label_smoothing": 0.1}),
@@ -71,8 +71,7 @@ ROWS = {
     "m3-ema-smoothing-lr0.02-lowres0.25-adamw0.05": ("model_3", {**M3_LOW_RES, "optimizer": "adamw", "weight_decay": 0.05}),
     "m3-ema-smoothing-lr0.02-lowres0.25-warmup0.4": ("model_3", {**M3_LOW_RES, "warmup": 0.4}),
     "m3-ema-smoothing-lr0.02-lowres0.25-batch64": ("model_3", {**M3_LOW_RES, "batch_size": 64}),
-    "m3-ema-smoothing-lr0.02-lowres0.25-light-aug": ("model_3", {**M3_LOW_RES, "augment_rotate": 5, "augment_translate": 0.05,
-                                                              "augment_scale": 0.05}),
+    "m3-ema-smoothing-lr0.02-lowres0.25-light-aug": ("model_3", {**M3_LOW_RES, **LIGHT_AUGMENT}),
     "m3-ema0.9995-smoothing-lr0.02-lowres0.25": ("model_3", {**M3_LOW_RES, "ema": 0.9995}),
     "m3-ema0.998-smoothing-lr0.02-lowres0.25": ("model_3", {**M3_LOW_RES, "ema": 0.998}),
 }
