@@ -94,13 +94,14 @@ def train_params(**overrides):
     return TrainParams(**{**project_params()["train"], "device": "cpu", "threads": 0, **overrides})
 
 
-def build(name: str):
-    """A fresh model as params.yaml configures it."""
+def build(name: str, **hyperparameters):
+    """A fresh model as params.yaml configures it, with any hyperparameters given here instead."""
     from mnist_pipeline.core.catalog import hyperparameter_types
     from mnist_pipeline.core.params import model_recipe
     from mnist_pipeline.training.architectures import build_model
 
-    return build_model(name, **model_recipe(project_params(), name, hyperparameter_types(name)).hyperparameters)
+    configured = model_recipe(project_params(), name, hyperparameter_types(name)).hyperparameters
+    return build_model(name, **{**configured, **hyperparameters})
 
 
 def kill_once_saved(command: list[str], cwd: Path, env: dict[str, str], state: Path) -> None:
