@@ -25,6 +25,8 @@ def test_the_per_experiment_stages_import_no_pandas():
     each (DVCLive still imports it once training starts: its own choice)."""
     from tests.project import stage_imports
 
-    for (module, _), imported in stage_imports().items():
-        if module in ("stages.train", "stages.evaluate"):
-            assert "pandas" not in imported["modules"], module
+    checked = {module: imported["modules"] for (module, _), imported in stage_imports().items()
+               if module in ("stages.train", "stages.evaluate")}
+    assert sorted(checked) == ["stages.evaluate", "stages.train"]  # a renamed stage is not silently skipped
+    for module, modules in checked.items():
+        assert "pandas" not in modules, module

@@ -47,7 +47,7 @@ class Crash(Exception):
 @pytest.fixture(scope="module")
 def few(data):
     """200 of the 500 training images: exact resume does not depend on how many, and 7 steps an
-    epoch keep the five recipes' round trips quick."""
+    epoch keep this module's round trips quick."""
     train_x, train_y, val_x, val_y = data
     return train_x[:200], train_y[:200], val_x, val_y
 
@@ -84,11 +84,11 @@ def test_resumed_fit_equals_an_uninterrupted_one(tmp_path, few, recipe):
     assert replayed.history == run.history and torch_bytes(finished.state_dict()) == torch_bytes(model.state_dict())
 
 
-def test_state_of_another_run_is_ignored(tmp_path, data):
+def test_state_of_another_run_is_ignored(tmp_path, few):
     with pytest.raises(Crash):
-        _fit(data, resume=ResumeState(tmp_path / "state.pt", "run-a"), crash_at=2)
+        _fit(few, resume=ResumeState(tmp_path / "state.pt", "run-a"), crash_at=2)
     other = ResumeState(tmp_path / "state.pt", "run-b")
-    _, run = _fit(data, resume=other)
+    _, run = _fit(few, resume=other)
     assert [s.epoch for s in run.history] == [1, 2, 3]
     (tmp_path / "junk.pt").write_bytes(b"junk")
     assert ResumeState(tmp_path / "junk.pt", "run-a").load() is None
