@@ -205,6 +205,17 @@ def test_the_ablation_table_gives_each_row_its_means_and_the_control_only_where_
     assert lines[3].startswith("| `m3-ema` |") and "| 99.00% | - | 99.00% |" in lines[3]
 
 
+def test_the_ablation_table_names_the_parameter_count_each_row_ran_with_when_runs_recorded_it():
+    from benchmarks import ablation
+
+    found = {"m3-recipe-s1": {"val": 0.994, "test": 0.993, "parameters": 7578},
+             "m3-separable-s1": {"val": 0.995, "test": 0.995, "parameters": 7514}}
+    header, rule, first, last = ablation.table(found).splitlines()
+    assert "| model | parameters | changes |" in header and rule.count("|") == header.count("|")
+    assert "| model_3 | 7,578 |" in first and "| model_3 | 7,514 |" in last and last.count("|") == header.count("|")
+    assert "parameters" not in ablation.table({"m3-recipe-s1": {"val": 0.994, "test": 0.993}})  # experiments record none
+
+
 def test_a_benchmark_records_its_figures_beside_the_other_benchmarks(tmp_path, monkeypatch):
     monkeypatch.setattr(common, "RESULTS", tmp_path / "results.json")
     common.record({"time_to_99": {"seconds": 5.3}})
