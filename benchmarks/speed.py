@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from benchmarks import contention
 from benchmarks.ablation import AUGMENT, NO_AUGMENT
@@ -72,13 +72,27 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
+def conv_backward_flop(grad_out_shape, x_shape, w_shape, _bias, _stride, _padding, _dilation, transposed,
+                       _output_padding, _groups, output_mask, **kwargs) -> int:
+    """A convolution's backward FLOPs: each gradient it computes (input, weight) costs what its
+    forward did. torch's own formula leaves groups out and so counts a depthwise convolution's
+    backward as a full convolution's (channels times too much)."""
+    forward = conv_flop_count(list(x_shape), list(w_shape), list(grad_out_shape), transposed)
+    return forward * (int(output_mask[0]) + int(output_mask[1]))
+
+
+def training_flops(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
+    """Forward and backward FLOPs of one training step on this batch (matmuls and convolutions)."""
+    with FlopCounterMode(display=False, custom_mapping={torch.ops.aten.convolution_backward: conv_backward_flop}) as counter:
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+    return counter.get_total_flops()
+
+
 def flops_per_image(name: str, hyperparameters: dict, batch_size: int) -> float:
     """Forward and backward FLOPs of one training step, per image (matmuls and convolutions)."""
     model = build_model(name, **hyperparameters)
     x, y = torch.randn(batch_size, 1, 28, 28), torch.randint(0, 10, (batch_size,))
-    with FlopCounterMode(display=False) as counter:
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-    return counter.get_total_flops() / batch_size
+    return training_flops(model, x, y) / batch_size
 
 
 class Contender:

@@ -216,6 +216,29 @@ def test_the_ablation_table_names_the_parameter_count_each_row_ran_with_when_run
     assert "parameters" not in ablation.table({"m3-recipe-s1": {"val": 0.994, "test": 0.993}})  # experiments record none
 
 
+def test_training_work_counts_a_depthwise_convolution_as_the_cheap_layer_it_is():
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from benchmarks.speed import training_flops
+
+    def counts(layer):
+        head = torch.nn.Sequential(torch.nn.Conv2d(1, 16, 3), layer, torch.nn.Flatten(), torch.nn.LazyLinear(10))
+        x, y = torch.randn(2, 1, 12, 12), torch.randint(0, 10, (2,))
+        head(x)  # sizes the linear layer
+        with FlopCounterMode(display=False) as plain:
+            torch.nn.functional.cross_entropy(head(x), y).backward()
+        with FlopCounterMode(display=False) as forward, torch.no_grad():
+            head(x)
+        return training_flops(head, x, y), plain.get_total_flops(), forward.get_total_flops()
+
+    ours, torchs, forward = counts(torch.nn.Conv2d(16, 16, 3))
+    assert ours == torchs  # full convolutions: torch's own count
+    ours, torchs, forward = counts(torch.nn.Conv2d(16, 16, 3, groups=16))
+    first_layer = 2 * 2 * 16 * 9 * 10 * 10  # its forward, again for its weights' gradient (no input gradient)
+    assert ours == 3 * forward - first_layer < torchs  # every other layer: forward, input and weight gradients
+
+
 def test_a_benchmark_records_its_figures_beside_the_other_benchmarks(tmp_path, monkeypatch):
     monkeypatch.setattr(common, "RESULTS", tmp_path / "results.json")
     common.record({"time_to_99": {"seconds": 5.3}})
