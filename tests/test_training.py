@@ -130,8 +130,10 @@ def test_checkpoint_errors(tmp_path, data):
     checkpoint["model"] = "model_2"
     checkpoint["hyperparameters"] = {"dropout": 0.2}
     torch.save(checkpoint, wrong)
-    with pytest.raises(PipelineError, match="wrong.pt: weights do not match architecture 'model_2'"):
+    with pytest.raises(PipelineError, match="wrong.pt: weights do not match architecture 'model_2'") as error:
         load_model(wrong)
+    assert str(error.value).endswith("(saved by another version of models/model_2.py? train it again with this one)")
+    assert len(str(error.value)) < 300  # one readable line, however many keys differ
 
     tampered = tmp_path / "tampered.pt"
     torch.save({"format": "x", "payload": _Payload()}, tampered)

@@ -77,8 +77,10 @@ def model_from_checkpoint(checkpoint: dict, path: str | Path, device: str | torc
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as exc:
-        detail = str(exc).strip().splitlines()[1:2] or [""]
+        detail = (str(exc).strip().splitlines()[1:2] or [""])[0].strip()
+        detail = detail if len(detail) <= 100 else detail[:97] + "..."
         raise PipelineError(
-            f"{path}: weights do not match architecture {checkpoint['model']!r}{': ' + detail[0].strip() if detail[0] else ''}"
+            f"{path}: weights do not match architecture {checkpoint['model']!r}{': ' + detail if detail else ''} "
+            f"(saved by another version of models/{checkpoint['model']}.py? train it again with this one)"
         ) from None
     return model.to(device).eval()
