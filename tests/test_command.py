@@ -12,7 +12,7 @@ import time
 import pytest
 import yaml
 
-from mnist_pipeline.core.command import run_command
+from mnist_pipeline.core.command import run_command, stops_deferred
 from mnist_pipeline.core.files import atomic_write_bytes
 from stages.check import RECOVERY
 from tests.project import copy_project, environment, run
@@ -69,6 +69,23 @@ def test_a_stopped_training_says_so_in_one_line(prepared, signum):
         f"error: interrupted ({name}); run the same command again to go on (training resumes from its last completed epoch)"
     ]
     assert not (root / "checkpoints/model_1/best.pt").exists() and state.exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_between_two_writes_that_belong_together_waits_for_the_second(tmp_path, capsys, signum):
+    def main():
+        with stops_deferred():
+            atomic_write_bytes(tmp_path / "fold_1.json", b"{}")
+            os.kill(os.getpid(), signum)  # Ctrl-C, just after the result and before its marker
+            atomic_write_bytes(tmp_path / "fold_1.done", b"fingerprint")
+        atomic_write_bytes(tmp_path / "fold_2.json", b"{}")  # never reached: the stop takes effect here
+
+    with pytest.raises(SystemExit) as stopped:
+        run_command(main)
+    assert stopped.value.code == 128 + signum
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fold_1.done", "fold_1.json"]
+    assert capsys.readouterr().err.startswith(f"error: interrupted ({signal.Signals(signum).name})")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # run_command put it back
 
 
 def test_the_undo_advice_works_on_a_staged_params_yaml_as_a_killed_experiment_leaves_it(tmp_path):

@@ -7,7 +7,8 @@ import signal
 import sys
 import threading
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from mnist_pipeline.core.errors import PipelineError
 
@@ -20,6 +21,24 @@ def _stop(signum: int, frame) -> None:
     for stopping in STOPPING_SIGNALS:
         signal.signal(stopping, signal.SIG_IGN)
     raise KeyboardInterrupt(signum)
+
+
+@contextmanager
+def stops_deferred() -> Iterator[None]:
+    """Ctrl-C or SIGTERM inside the block takes effect when it ends: for writes that only mean
+    something together (a fold's result and its done marker). Outside the main thread, no effect."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in STOPPING_SIGNALS}
+    try:
+        yield
+    finally:
+        for stopping, handler in previous.items():
+            signal.signal(stopping, handler)
+        if caught:
+            signal.raise_signal(caught[0])
 
 
 def _stop_when_orphaned(parent: int) -> None:

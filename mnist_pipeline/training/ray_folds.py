@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 import mnist_pipeline
 import models
+from mnist_pipeline.core.command import stops_deferred
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import atomic_write_bytes, read_json, write_json
 from mnist_pipeline.core.params import CrossvalParams, Recipe
@@ -170,8 +171,9 @@ def run_folds(name: str, recipe: Recipe, crossval: CrossvalParams, data: Split, 
                 except ray.exceptions.RayError as exc:  # retries spent: the workers or nodes kept dying
                     raise PipelineError(f"{name}, fold {fold}: failed on Ray after {RETRIES} retries "
                                         f"({type(exc).__name__})") from None
-                write_json(answer["result"], results / f"fold_{fold}.json")
-                atomic_write_bytes(done_markers / f"fold_{fold}.done", marks[fold].encode())
+                with stops_deferred():  # a result without its marker would be trained again
+                    write_json(answer["result"], results / f"fold_{fold}.json")
+                    atomic_write_bytes(done_markers / f"fold_{fold}.done", marks[fold].encode())
                 finished[fold] = answer["result"]
                 log(f"{name} fold {fold}/{crossval.k}: validation accuracy {answer['result']['val_accuracy']:.2%} "
                     f"after epoch {answer['result']['epochs_run']}, on node {answer['node'][:12]}")
