@@ -75,9 +75,11 @@ ROWS = {
     "m3-ema0.9995-smoothing-lr0.02-lowres0.25": ("model_3", {**M3_LOW_RES, "ema": 0.9995}),
     "m3-ema0.998-smoothing-lr0.02-lowres0.25": ("model_3", {**M3_LOW_RES, "ema": 0.998}),
     # The rows above ran on model_3's first architecture (full 3x3 convs, 7,578 parameters); these
-    # on its depthwise-separable layers (7,514): the recipe unchanged, then at batch 64.
+    # on its depthwise-separable layers (7,514): the recipe unchanged, then one part changed.
     "m3-separable": ("model_3", M3_LOW_RES),
     "m3-separable-batch64": ("model_3", {**M3_LOW_RES, "batch_size": 64}),
+    "m3-separable-rotate15": ("model_3", {**M3_LOW_RES, "augment_rotate": 15}),
+    "m3-separable-lr0.03": ("model_3", {**M3_LOW_RES, "lr": 0.03}),
 }
 
 
