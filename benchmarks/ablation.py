@@ -38,6 +38,8 @@ BASES = {
 }
 # model_3's recipe as params.yaml has it since the low-resolution rows chose it; the rows after it change one part.
 M3_LOW_RES = {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.02, "augment_low_res": 0.25}
+# model_2's recipe as params.yaml has it since the light-augmentation row chose it.
+M2_LIGHT = {**LIGHT_AUGMENT, "schedule": "onecycle", "lr": 0.01, "dropout": 0.0}
 # model_2: cumulative steps from the seed recipe. model_3: its recipe, then one part taken out or swapped.
 ROWS = {
     "m2-seed": ("model_2", {}),
@@ -54,6 +56,16 @@ ROWS = {
     "m2-aug-onecycle-nodrop-lr0.02": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.02, "dropout": 0.0}),
     "m2-aug-onecycle-nodrop-smoothing": ("model_2", {**AUGMENT, "schedule": "onecycle", "lr": 0.01, "dropout": 0.0,
                                                      "label_smoothing": 0.1}),
+    # On model_2's committed recipe (light augmentation, OneCycle to 0.01, no dropout), one part changed;
+    # run on an Intel Xeon, as its base row was rerun there (the full-augmentation rows above ran on an AMD EPYC).
+    "m2-light-aug-onecycle-nodrop-ema": ("model_2", {**M2_LIGHT, "ema": 0.999}),
+    "m2-light-aug-onecycle-nodrop-20ep": ("model_2", {**M2_LIGHT, "epochs": 20}),
+    "m2-light-aug-onecycle-nodrop-smoothing": ("model_2", {**M2_LIGHT, "label_smoothing": 0.1}),
+    "m2-light-aug-onecycle-nodrop-lr0.005": ("model_2", {**M2_LIGHT, "lr": 0.005}),
+    "m2-light-aug-onecycle-nodrop-lr0.02": ("model_2", {**M2_LIGHT, "lr": 0.02}),
+    "m2-light-aug-onecycle-nodrop-batch64": ("model_2", {**M2_LIGHT, "batch_size": 64}),
+    "m2-light-aug-onecycle-nodrop-ema-20ep": ("model_2", {**M2_LIGHT, "ema": 0.999, "epochs": 20}),
+    "m2-onecycle-nodrop": ("model_2", {"schedule": "onecycle", "lr": 0.01, "dropout": 0.0}),
     "m3-recipe": ("model_3", {}),
     "m3-no-aug": ("model_3", NO_AUGMENT),
     "m3-plateau": ("model_3", {"schedule": "plateau", "lr": 0.001}),
