@@ -80,12 +80,14 @@ def test_a_stop_between_two_writes_that_belong_together_waits_for_the_second(tmp
             atomic_write_bytes(tmp_path / "fold_1.done", b"fingerprint")
         atomic_write_bytes(tmp_path / "fold_2.json", b"{}")  # never reached: the stop takes effect here
 
+    # What the shell gave (a background job of a script starts with Ctrl-C ignored), run_command puts back.
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     with pytest.raises(SystemExit) as stopped:
         run_command(main)
     assert stopped.value.code == 128 + signum
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fold_1.done", "fold_1.json"]
     assert capsys.readouterr().err.startswith(f"error: interrupted ({signal.Signals(signum).name})")
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # run_command put it back
+    assert {s: signal.getsignal(s) for s in handlers} == handlers
 
 
 def test_the_undo_advice_works_on_a_staged_params_yaml_as_a_killed_experiment_leaves_it(tmp_path):

@@ -144,9 +144,9 @@ def _declared_params(stage: dict, model: str) -> list[str]:
 def test_each_stage_reads_and_writes_exactly_what_crossval_dvc_yaml_declares(tmp_path, raw_files, monkeypatch):
     import importlib
 
-    # Two models, the two the e2e tests leave out: each model's stage is the same template, and each
-    # costs a Ray instance; with the e2e's two, every model goes through a real stage somewhere.
-    models = ("model_3", "model_4")
+    # One model, one the e2e tests leave out: each model's stage is the same template, and each costs a
+    # Ray instance (model_4's stage runs in test_ray_folds.py, model_1's and model_2's in the e2e tests).
+    models = ("model_3",)
     root = copy_project(tmp_path / "project", raw_files, tmp_path / "mirror", models)
     run([sys.executable, "-m", "stages.download"], root, environment(tmp_path))
     monkeypatch.chdir(root)

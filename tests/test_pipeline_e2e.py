@@ -85,11 +85,13 @@ def test_repro_runs_everything_then_nothing_and_is_deterministic(repo):
     lock = (root / "dvc.lock").read_text()
     assert _ran(run(["dvc", "repro"], root, env).stdout) == set()
 
-    timing = (root / "metrics/timing/model_1.json").read_text()
-    forced = run(["dvc", "repro", "-f"], root, env)
-    assert _ran(forced.stdout) == ALL_STAGES
+    # Rerun by force, the split and a model (model_2: augmentation, OneCycle) give the same bytes.
+    timing = (root / "metrics/timing/model_2.json").read_text()
+    forced_stages = ["preprocess", "train@model_2", "evaluate@model_2"]
+    forced = run(["dvc", "repro", "-f", "--single-item", *forced_stages], root, env)
+    assert _ran(forced.stdout) == set(forced_stages)
     assert (root / "dvc.lock").read_text() == lock, "dvc repro -f changed dvc.lock"
-    assert (root / "metrics/timing/model_1.json").read_text() != timing  # wall time lives outside it
+    assert (root / "metrics/timing/model_2.json").read_text() != timing  # wall time lives outside it
 
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], root, env).stdout)
     data = next(iter(shown.values()))["data"]
@@ -121,9 +123,7 @@ def test_a_bad_value_stops_before_any_output_is_deleted(repo):
         ("+models.model_9.lr=0.1", "params.yaml: models.model_9: no file models/model_9.py"),
         # Refusals a stage would make from the data's size, another key or the machine: check makes them first.
         ("preprocess.val_size=600", "params.yaml: preprocess.val_size: invalid value 600 (allowed: 1..599"),
-        ("models.model_2.dropout=1.5", "params.yaml: models.model_2.dropout: invalid value 1.5"),
-        ("train.device=mps", "params.yaml: train.device: invalid value 'mps'"),
-    ):
+    ):  # the other kinds of refusal (a model's LIMITS, the machine) go through check in test_limits.py
         result = run(["dvc", "exp", "run", "-S", override], root, env, check=False)
         output = result.stdout + result.stderr
         assert result.returncode != 0 and message in output and "git checkout HEAD -- params.yaml" in output, output
@@ -296,10 +296,12 @@ def test_crossval_runs_on_request_and_the_report_shows_only_current_results(repo
         accuracy = summary[model]["val_accuracy"]
         assert _report_cells(root, model)[-1] == f"{accuracy['mean'] * 100:.2f} ± {accuracy['std'] * 100:.2f}%"
         assert json.loads((root / f"metrics/scores/{model}.json").read_text())["cv_accuracy"] == accuracy["mean"]
-    run(["dvc", "exp", "run", "-S", "models.model_2.lr=0.005"], root, env)
+    # The report declares each model's recipe: a changed one reruns it alone, before any retraining.
+    run(["dvc", "exp", "run", "-S", "models.model_2.lr=0.005", "--single-item", "report"], root, env)
     assert _report_cells(root, "model_2")[-1] == "not run"
     assert "cv_accuracy" not in json.loads((root / "metrics/scores/model_2.json").read_text())  # "-" in exp show
     assert _report_cells(root, "model_1")[-1] != "not run"
+    run(["git", "checkout", "--", "."], root, env)
 
 
 def test_experiments_travel_between_clones_through_git_and_dvc_remotes(repo, tmp_path):

@@ -94,16 +94,34 @@ def test_a_failing_fold_or_unknown_model_is_one_line_and_leaves_no_ray_process(t
     assert ray_processes() <= before
 
 
+def _in_process(root: Path, model: str) -> dict[str, bytes]:
+    """What the stage's folds must hold: each fold trained here, without Ray, written as the stage writes it."""
+    from contextlib import chdir
+
+    from mnist_pipeline.core.catalog import hyperparameter_types
+    from mnist_pipeline.core.files import write_json
+    from mnist_pipeline.core.params import crossval_params, load_params, model_recipe
+    from mnist_pipeline.data.folds import assign_folds, training_images
+
+    with chdir(root):
+        params = load_params()
+        recipe, crossval = model_recipe(params, model, hyperparameter_types(model)), crossval_params(params)
+        data = training_images(Path("data/raw"))
+        folds = assign_folds(data.labels, crossval.k, crossval.seed)
+        for fold in crossval.folds:
+            result = ray_folds.train_fold(model, recipe, crossval, data, folds, fold)["result"]
+            write_json(result, Path(f"here/fold_{fold}.json"))
+    return {p.name: p.read_bytes() for p in sorted((root / "here").glob("fold_*.json"))}
+
+
 @pytest.mark.slow
 def test_a_stopped_stage_keeps_its_finished_folds_and_no_ray_process(tmp_path):
     raw = make_raw(n_train=2000, n_test=100, seed=1)
-    reference, env = _project(tmp_path / "a", raw, folds=(1, 2, 3), epochs=3, batch_size=16, threads=1)
+    root, env = _project(tmp_path, raw, folds=(1, 2, 3), epochs=3, batch_size=16, threads=1)
     command = [sys.executable, "-m", "stages.crossval.folds", "model_1"]
-    run(command, reference, env)
-    expected = _results(reference, "model_1")
+    expected = _in_process(root, "model_1")  # where a fold runs changes nothing
     assert list(expected) == ["fold_1.json", "fold_2.json", "fold_3.json"]
 
-    root, env = _project(tmp_path / "b", raw, folds=(1, 2, 3), epochs=3, batch_size=16, threads=1)
     before = ray_processes()
     stage = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 180
@@ -126,7 +144,7 @@ def test_a_stopped_stage_keeps_its_finished_folds_and_no_ray_process(tmp_path):
 # --- on a cluster of several nodes -------------------------------------------------------------
 
 @pytest.mark.slow
-def test_folds_spread_over_nodes_give_a_one_node_runs_results(tmp_path, raw_files, monkeypatch):
+def test_folds_spread_over_nodes_give_what_one_process_gives(tmp_path, raw_files, monkeypatch):
     from ray.cluster_utils import Cluster
 
     from mnist_pipeline.core.catalog import hyperparameter_types
@@ -134,28 +152,23 @@ def test_folds_spread_over_nodes_give_a_one_node_runs_results(tmp_path, raw_file
     from mnist_pipeline.data.folds import training_images
 
     root, _ = _project(tmp_path, raw_files, threads=1)
+    expected = _in_process(root, "model_2")
     monkeypatch.chdir(root)
     params = load_params()
     recipe, crossval = model_recipe(params, "model_2", hyperparameter_types("model_2")), crossval_params(params)
-    data = training_images(Path("data/raw"))
-    results = {}
-    for nodes in (2, 1):
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-        for _ in range(nodes - 1):
-            cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
-        monkeypatch.setenv("RAY_ADDRESS", cluster.address)
-        try:
-            out = Path(f"out{nodes}")
-            seen = []
-            finished = ray_folds.run_folds("model_2", recipe, crossval, data, out, out / "marks", [], log=seen.append)
-        finally:
-            cluster.shutdown()
-        results[nodes] = {p.name: p.read_bytes() for p in sorted(out.glob("fold_*.json"))}
-        nodes_used = {line.rsplit("on node ", 1)[1] for line in seen if "on node" in line}
-        assert len(nodes_used) == nodes, seen
-        assert sorted(finished) == [1, 2]
-    assert results[2] == results[1] and len(results[1]) == 2
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    monkeypatch.setenv("RAY_ADDRESS", cluster.address)
+    try:
+        seen = []
+        finished = ray_folds.run_folds("model_2", recipe, crossval, training_images(Path("data/raw")), Path("out"),
+                                       Path("out/marks"), [], log=seen.append)
+    finally:
+        cluster.shutdown()
+    assert len({line.rsplit("on node ", 1)[1] for line in seen if "on node" in line}) == 2, seen
+    assert sorted(finished) == [1, 2]
+    assert {p.name: p.read_bytes() for p in sorted(Path("out").glob("fold_*.json"))} == expected and len(expected) == 2
 
 
 # --- end to end, against a separately started cluster ------------------------------------------

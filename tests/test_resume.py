@@ -112,7 +112,7 @@ LIVE = ["metrics/model_1/live/metrics.json", *(f"metrics/model_1/live/plots/metr
 
 @pytest.mark.slow
 def test_sigkilled_training_resumes_to_identical_outputs(tmp_path):
-    raw = make_raw(n_train=3000, n_test=100, seed=1)
+    raw = make_raw(n_train=1500, n_test=100, seed=1)
     reference, env = _project(tmp_path / "a", raw)
     run([sys.executable, "-m", "stages.train", "model_1"], reference, env)
 
