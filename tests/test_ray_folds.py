@@ -94,19 +94,25 @@ def test_a_failing_fold_or_unknown_model_is_one_line_and_leaves_no_ray_process(t
     assert ray_processes() <= before
 
 
+def _fold_inputs(model: str) -> tuple:
+    """The recipe, crossval params and training images a fold stage run in this folder reads."""
+    from mnist_pipeline.core.catalog import hyperparameter_types
+    from mnist_pipeline.core.params import crossval_params, load_params, model_recipe
+    from mnist_pipeline.data.folds import training_images
+
+    params = load_params()
+    return model_recipe(params, model, hyperparameter_types(model)), crossval_params(params), training_images(Path("data/raw"))
+
+
 def _in_process(root: Path, model: str) -> dict[str, bytes]:
     """What the stage's folds must hold: each fold trained here, without Ray, written as the stage writes it."""
     from contextlib import chdir
 
-    from mnist_pipeline.core.catalog import hyperparameter_types
     from mnist_pipeline.core.files import write_json
-    from mnist_pipeline.core.params import crossval_params, load_params, model_recipe
-    from mnist_pipeline.data.folds import assign_folds, training_images
+    from mnist_pipeline.data.folds import assign_folds
 
     with chdir(root):
-        params = load_params()
-        recipe, crossval = model_recipe(params, model, hyperparameter_types(model)), crossval_params(params)
-        data = training_images(Path("data/raw"))
+        recipe, crossval, data = _fold_inputs(model)
         folds = assign_folds(data.labels, crossval.k, crossval.seed)
         for fold in crossval.folds:
             result = ray_folds.train_fold(model, recipe, crossval, data, folds, fold)["result"]
@@ -147,23 +153,17 @@ def test_a_stopped_stage_keeps_its_finished_folds_and_no_ray_process(tmp_path):
 def test_folds_spread_over_nodes_give_what_one_process_gives(tmp_path, raw_files, monkeypatch):
     from ray.cluster_utils import Cluster
 
-    from mnist_pipeline.core.catalog import hyperparameter_types
-    from mnist_pipeline.core.params import crossval_params, load_params, model_recipe
-    from mnist_pipeline.data.folds import training_images
-
     root, _ = _project(tmp_path, raw_files, threads=1)
     expected = _in_process(root, "model_2")
     monkeypatch.chdir(root)
-    params = load_params()
-    recipe, crossval = model_recipe(params, "model_2", hyperparameter_types("model_2")), crossval_params(params)
+    recipe, crossval, data = _fold_inputs("model_2")
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
     monkeypatch.setenv("RAY_ADDRESS", cluster.address)
     try:
         seen = []
-        finished = ray_folds.run_folds("model_2", recipe, crossval, training_images(Path("data/raw")), Path("out"),
-                                       Path("out/marks"), [], log=seen.append)
+        finished = ray_folds.run_folds("model_2", recipe, crossval, data, Path("out"), Path("out/marks"), [], log=seen.append)
     finally:
         cluster.shutdown()
     assert len({line.rsplit("on node ", 1)[1] for line in seen if "on node" in line}) == 2, seen
