@@ -38,7 +38,7 @@ BASES = {
 }
 # model_3's recipe as params.yaml has it since the low-resolution rows chose it; the rows after it change one part.
 M3_LOW_RES = {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.02, "augment_low_res": 0.25}
-# model_2's recipe as params.yaml has it since the light-augmentation row chose it.
+# model_2's recipe after the light-augmentation row chose it; params.yaml's since adds the last row's AdamW and 20 epochs.
 M2_LIGHT = {**LIGHT_AUGMENT, "schedule": "onecycle", "lr": 0.01, "dropout": 0.0}
 # model_2: cumulative steps from the seed recipe. model_3: its recipe, then one part taken out or swapped.
 ROWS = {
@@ -66,6 +66,11 @@ ROWS = {
     "m2-light-aug-onecycle-nodrop-batch64": ("model_2", {**M2_LIGHT, "batch_size": 64}),
     "m2-light-aug-onecycle-nodrop-ema-20ep": ("model_2", {**M2_LIGHT, "ema": 0.999, "epochs": 20}),
     "m2-onecycle-nodrop": ("model_2", {"schedule": "onecycle", "lr": 0.01, "dropout": 0.0}),
+    "m2-light-aug-onecycle-nodrop-30ep": ("model_2", {**M2_LIGHT, "epochs": 30}),
+    "m2-light-aug-onecycle-nodrop-adamw": ("model_2", {**M2_LIGHT, "optimizer": "adamw", "weight_decay": 0.05}),
+    "m2-light-aug-onecycle-nodrop-low-res": ("model_2", {**M2_LIGHT, "augment_low_res": 0.25}),
+    "m2-light-aug-onecycle-nodrop-adamw-wd0.1": ("model_2", {**M2_LIGHT, "optimizer": "adamw", "weight_decay": 0.1}),
+    "m2-light-aug-onecycle-nodrop-adamw-20ep": ("model_2", {**M2_LIGHT, "optimizer": "adamw", "weight_decay": 0.05, "epochs": 20}),
     "m3-recipe": ("model_3", {}),
     "m3-no-aug": ("model_3", NO_AUGMENT),
     "m3-plateau": ("model_3", {"schedule": "plateau", "lr": 0.001}),
