@@ -14,14 +14,20 @@ PLOT_ONLY = ("lr",)
 def epoch_logger(directory: Path):
     """A function that logs one epoch's stats, with step = the epoch's number.
 
-    dvc.yaml stays hand-written (dvcyaml=False: DVCLive would rewrite it on every step), and
-    DVCLive saves no experiment of its own: `dvc exp run` does that.
+    DVCLive empties its directory when it opens, so it opens at the first epoch logged: a stage
+    that fails before training (a refused value, a missing device, a model that cannot be built)
+    leaves the last run's files, which git tracks, as they were. dvc.yaml stays hand-written
+    (dvcyaml=False: DVCLive would rewrite it on every step), and DVCLive saves no experiment of its
+    own: `dvc exp run` does that.
     """
-    from dvclive import Live
-
-    live = Live(str(directory), dvcyaml=False, save_dvc_exp=False, report=None)
+    opened = []
 
     def log_epoch(stats) -> None:
+        if not opened:
+            from dvclive import Live
+
+            opened.append(Live(str(directory), dvcyaml=False, save_dvc_exp=False, report=None))
+        live = opened[0]
         live.step = stats.epoch
         for name in EPOCH_METRICS:
             live.log_metric(name, getattr(stats, name))
@@ -30,4 +36,5 @@ def epoch_logger(directory: Path):
         live.next_step()
 
     yield log_epoch
-    live.end()  # only after a run that completes: a failed one does not tell DVC Studio it is done
+    if opened:
+        opened[0].end()  # only after a run that completes: a failed one does not tell DVC Studio it is done
