@@ -1,60 +1,41 @@
-"""The seed's way of feeding a model, for comparison: torchvision's MNIST dataset, ToTensor and
-Normalize through a DataLoader.
+"""The seed's data pipeline, for comparison: torchvision's `datasets.MNIST` over the project's
+verified raw files, `ToTensor()` and `Normalize((0.1307,), (0.3081,))`, through a `DataLoader`
+with batch 128 and shuffling, and a loop that reads the loss and the correct count back with
+`.item()` on every step, as the seed's tqdm loop does (../shared/seed/seed-readme.md).
 
-Where torchvision imports (an ordinary machine with the matching torch), the real classes are
-used. Where it does not (the CPU-only torch from PyPI: torchvision's binary links CUDA
-libraries), its steps are reproduced one for one: per sample,
-`MNIST.__getitem__` makes a PIL image from the uint8 array, `ToTensor` turns it into a float
-[1, 28, 28] tensor in [0, 1], and `Normalize(0.1307, 0.3081)` standardizes it; a DataLoader
-(batch 128, shuffle, default collate, no workers) batches them, and the loop reads the loss and
-the correct count back with `.item()` on every step, as the seed's tqdm loop does.
+The one departure: the dataset is restricted to the project's 55,000 training images (the
+validation split held out by `preprocess`), so both loops do the same work per epoch.
 """
 
-import numpy as np
+import tempfile
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
-from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
+from torchvision import datasets, transforms
 
 from mnist_pipeline.core.mnist import MEAN, STD
+from mnist_pipeline.data.splits import train_val_indices
+
+WHAT = "torchvision.datasets.MNIST + ToTensor + Normalize through a DataLoader"
 
 
-class SeedStyleMNIST(Dataset):
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
-        self.data, self.targets = images, labels
-        self.mean, self.std = torch.tensor([MEAN]).view(-1, 1, 1), torch.tensor([STD]).view(-1, 1, 1)
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __getitem__(self, index: int):
-        img, target = self.data[index], int(self.targets[index])
-        img = Image.fromarray(img.numpy())  # MNIST.__getitem__ (mode "L")
-        tensor = torch.from_numpy(np.array(img, np.uint8, copy=True))  # ToTensor
-        tensor = tensor.view(img.size[1], img.size[0], 1).permute((2, 0, 1)).contiguous()
-        tensor = tensor.to(dtype=torch.get_default_dtype()).div(255)
-        tensor = tensor.sub_(self.mean).div_(self.std)  # Normalize
-        return tensor, target
+def seed_dataset(raw_dir: Path, val_size: int, split_seed: int) -> Dataset:
+    """torchvision's MNIST training set read from raw_dir (the four decompressed IDX files, as
+    `download` leaves them in data/raw), less the validation images."""
+    with tempfile.TemporaryDirectory(prefix="seed-mnist-") as root:
+        (Path(root) / "MNIST").mkdir()
+        (Path(root) / "MNIST" / "raw").symlink_to(Path(raw_dir).resolve())  # the layout MNIST expects
+        transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
+        mnist = datasets.MNIST(root, train=True, transform=transform)  # reads the files here, once
+    train_indices, _ = train_val_indices(len(mnist), val_size, split_seed)
+    return Subset(mnist, train_indices.tolist())
 
 
-def seed_dataset(images: torch.Tensor, labels: torch.Tensor) -> tuple[Dataset, str]:
-    """The dataset the seed-style loop reads, and what it is, for the benchmark's output:
-    torchvision's own MNIST class, ToTensor and Normalize where torchvision imports, else the replica."""
-    try:
-        from torchvision import datasets, transforms
-    except Exception:  # not installed, or built for another torch (ImportError, OSError, RuntimeError)
-        return SeedStyleMNIST(images, labels), (
-            "a replica of torchvision's MNIST + ToTensor + Normalize (torchvision does not import here)"
-        )
-    dataset = datasets.MNIST.__new__(datasets.MNIST)  # its __getitem__, without its folder checks
-    dataset.data, dataset.targets, dataset.target_transform = images, labels, None
-    dataset.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
-    return dataset, "torchvision.datasets.MNIST + ToTensor + Normalize"
-
-
-def seed_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int) -> DataLoader:
+def seed_loader(dataset: Dataset, batch_size: int, seed: int) -> DataLoader:
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(seed_dataset(images, labels)[0], batch_size=batch_size, shuffle=True, generator=generator)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator)
 
 
 def seed_train_epoch(model, optimizer, loader: DataLoader) -> tuple[float, float]:

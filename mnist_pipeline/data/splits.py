@@ -56,11 +56,16 @@ def read_pair(raw_dir: Path, images_name: str, labels_name: str) -> tuple[np.nda
     return images, labels
 
 
+def train_val_indices(count: int, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which of count training images are held out: (train indices, val indices), each sorted."""
+    require_val_size(val_size, count)
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
+    return order[val_size:].sort().values, order[:val_size].sort().values
+
+
 def split_train_val(images: np.ndarray, labels: np.ndarray, val_size: int, seed: int):
     """A seeded random split of the training set into (train, val) Splits."""
-    require_val_size(val_size, len(labels))
-    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-    val_idx, train_idx = order[:val_size].sort().values, order[val_size:].sort().values
+    train_idx, val_idx = train_val_indices(len(labels), val_size, seed)
     x, y = torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
     return Split(x[train_idx], y[train_idx]), Split(x[val_idx], y[val_idx])
 
