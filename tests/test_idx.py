@@ -78,3 +78,18 @@ def test_val_size_must_leave_training_images():
     images, labels = np.zeros((10, 28, 28), np.uint8), np.zeros(10, np.uint8)
     with pytest.raises(PipelineError, match=r"preprocess.val_size: invalid value 10 \(allowed: 1..9"):
         split_train_val(images, labels, val_size=10, seed=0)
+
+
+def test_reads_the_same_bytes_as_torchvisions_mnist_reader(tmp_path):
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    images = np.random.default_rng(0).integers(0, 256, size=(5, 28, 28), dtype=np.uint8)
+    labels = np.arange(5, dtype=np.uint8)
+    (tmp_path / "i").write_bytes(encode_idx(images))
+    (tmp_path / "l").write_bytes(encode_idx(labels))
+    assert np.array_equal(read_image_file(str(tmp_path / "i")).numpy(), decode_idx((tmp_path / "i").read_bytes(), "i", ndim=3))
+    assert np.array_equal(read_label_file(str(tmp_path / "l")).numpy(), decode_idx((tmp_path / "l").read_bytes(), "l", ndim=1))
+    (tmp_path / "i").write_bytes(encode_idx(images) + b"\0")  # torchvision reads past this; ours names it
+    read_image_file(str(tmp_path / "i"))
+    with pytest.raises(PipelineError, match="trailing bytes"):
+        decode_idx((tmp_path / "i").read_bytes(), "i", ndim=3)

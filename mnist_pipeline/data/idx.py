@@ -1,4 +1,8 @@
-"""Reading and writing the IDX format of the MNIST files (unsigned-byte data only)."""
+"""Reading and writing the IDX format of the MNIST files (unsigned-byte data only).
+
+Not torchvision's reader: its `read_image_file` accepts trailing bytes (strict=False) and checks
+the header with `assert`, so a damaged file is a bare AssertionError; this one names the file and
+the fault in one line. tests/test_idx.py holds both to the same bytes on valid files."""
 
 import math
 import struct
