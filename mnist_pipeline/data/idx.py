@@ -1,8 +1,9 @@
 """Reading and writing the IDX format of the MNIST files (unsigned-byte data only).
 
-Not torchvision's reader: its `read_image_file` accepts trailing bytes (strict=False) and checks
-the header with `assert`, so a damaged file is a bare AssertionError; this one names the file and
-the fault in one line. tests/test_idx.py holds both to the same bytes on valid files."""
+Not torchvision's reader: on a damaged file its `read_image_file` raises a bare AssertionError
+(bad header) or torch's "shape '[5, 28, 28]' is invalid for input of size 3921" (a byte too many
+or too few), naming no file; this one names the file and the fault in one line.
+tests/test_idx.py holds both to the same arrays on valid files."""
 
 import math
 import struct
