@@ -4,6 +4,8 @@ Each image gets its own rotation, scale and translation, drawn from the training
 generator (on the CPU, so draws are the same on every device): runs stay byte-identical and
 resumable. Pixels moved in from outside the picture are the normalized value of black, as a
 shifted MNIST digit has; grid_sample's own padding, 0, is mid-grey after normalization.
+Not torchvision's RandomAffine: its v2 transforms draw one set of parameters per call, so a batch
+would share one move (pytorch/vision#8484), and a call per image is a Python loop per step.
 """
 
 import math
