@@ -142,3 +142,22 @@ def test_a_reader_that_goes_away_stops_the_command_quietly():
     writer.stdout.close()
     assert writer.wait(timeout=60) == 128 + signal.SIGPIPE
     assert writer.stderr.read() == b""  # no traceback, no "Exception ignored", no error line
+
+
+def test_a_bug_prints_its_traceback_and_nothing_after_it():
+    """An uncaught error's frames held DVC's git objects until Python's shutdown, whose finalizers then
+    failed there ("Exception ignored ... sys.meta_path is None"), about 16 tracebacks after the real one.
+    Here an object in a reference cycle, as dulwich's are, whose finalizer imports, as dulwich's do."""
+    code = ("from mnist_pipeline.core.command import run_command\n"
+            "class Repository:\n"
+            "    def __del__(self):\n"
+            "        import email.mime.text\n"
+            "def main():\n"
+            "    held = Repository()\n"
+            "    held.itself = held\n"
+            "    raise RuntimeError('a bug')\n"
+            "run_command(main)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Traceback (most recent call last):")
+    assert result.stderr.rstrip().endswith("RuntimeError: a bug") and "Exception ignored" not in result.stderr, result.stderr

@@ -1,12 +1,14 @@
 """Runs a command's main() and turns expected failures into one line and a non-zero exit."""
 
 import errno
+import gc
 import logging
 import os
 import signal
 import sys
 import threading
 import time
+import traceback
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -58,11 +60,13 @@ def describe_os_error(exc: OSError) -> str:
 
 def run_command(main: Callable[[], None]) -> None:
     """Call main(); report a PipelineError, an OSError (a full disk, a read-only folder) or a stopping
-    signal as one `error: ...` line on stderr and exit non-zero. Outputs are written atomically
-    (core/files.py), so a failure leaves the old file or none, never half of one."""
+    signal as one `error: ...` line on stderr and exit non-zero; anything else is a bug: its traceback
+    and exit status 1. Outputs are written atomically (core/files.py), so a failure leaves the old
+    file or none, never half of one."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     previous = {s: signal.signal(s, _stop) for s in STOPPING_SIGNALS}
     threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    bug = False
     try:
         main()
     except PipelineError as exc:
@@ -79,6 +83,15 @@ def run_command(main: Callable[[], None]) -> None:
         print(f"error: interrupted ({signal.Signals(signum).name}); run the same command again to go on "
               "(training resumes from its last completed epoch)", file=sys.stderr)
         sys.exit(128 + signum)
+    except Exception:  # a bug, not bad input: its traceback, as Python prints it
+        traceback.print_exc()
+        bug = True
     finally:
         for stopping, handler in previous.items():
             signal.signal(stopping, handler)
+    if bug:
+        # Left uncaught, the traceback would keep its frames' objects (DVC's git repository among them)
+        # alive until Python's shutdown, where their finalizers fail, each with a traceback of its own
+        # ("sys.meta_path is None"). Out of the handler they are let go; collected now, they close quietly.
+        gc.collect()
+        sys.exit(1)
