@@ -12,7 +12,7 @@ from mnist_pipeline.evaluation.crossval import current_result
 from mnist_pipeline.evaluation.report import (
     build_report,
     read_crossval,
-    read_row,
+    read_summary,
     scores,
     to_markdown,
 )
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
     names = model_names(params)
     crossval = read_crossval(paths.CROSSVAL_SUMMARY)
-    rows = [read_row(paths.summary(name)) for name in names]
+    rows = [read_summary(paths.summary(name)) for name in names]
     cv = [current_result(crossval, params, name) for name in names]
     for name, row, result in zip(names, rows, cv):
         write_json(scores(row, result), paths.scores(name))

@@ -30,3 +30,59 @@ def test_the_per_experiment_stages_import_no_pandas():
     assert sorted(checked) == ["stages.evaluate", "stages.train"]  # a renamed stage is not silently skipped
     for module, modules in checked.items():
         assert "pandas" not in modules, module
+
+
+def _png(data: bytes):
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(data))
+
+
+def test_the_gallery_shows_the_misclassified_digits_in_order_each_over_its_label():
+    import numpy as np
+
+    from mnist_pipeline.evaluation.gallery import LABEL_HEIGHT, PADDING, SCALE, misclassified_png
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (60, 28, 28), dtype=torch.uint8, generator=generator)
+    actual = torch.arange(60) % 10
+    predicted = actual.clone()
+    wrong = [3, 7, 8, 20, 31, 32, 40, 41, 50, 55]  # ten: a full row of eight and two more
+    predicted[wrong] = (actual[wrong] + 1) % 10
+    sheet = _png(misclassified_png(images, actual, predicted))
+    assert sheet.format == "PNG" and sheet.mode == "L"
+    tile_w, tile_h = 28 * SCALE + PADDING, 28 * SCALE + LABEL_HEIGHT + PADDING
+    assert sheet.size == (8 * tile_w + PADDING, 2 * tile_h + PADDING)
+    pixels = np.array(sheet)
+    for slot, index in enumerate(wrong):
+        x, y = (slot % 8) * tile_w + PADDING, (slot // 8) * tile_h + PADDING
+        enlarged = images[index].numpy().repeat(SCALE, axis=0).repeat(SCALE, axis=1)
+        assert (pixels[y : y + 28 * SCALE, x : x + 28 * SCALE] == enlarged).all(), f"tile {slot}"
+        label = pixels[y + 28 * SCALE : y + 28 * SCALE + LABEL_HEIGHT, x : x + 28 * SCALE]
+        assert (label < 128).sum() > 10 and (label == 255).mean() > 0.5, f"tile {slot}: no dark text on white"
+    assert (pixels[:PADDING] == 255).all() and (pixels[:, :PADDING] == 255).all()
+    # At most max_tiles, and a sheet that says so where nothing is wrong.
+    assert _png(misclassified_png(images, actual, predicted, max_tiles=3)).size == (3 * tile_w + PADDING, tile_h + PADDING)
+    empty = np.array(_png(misclassified_png(images, actual, actual)))
+    assert (empty < 128).any() and (empty == 255).mean() > 0.9
+
+
+def test_the_report_shows_each_models_calibrated_ece_and_refuses_an_older_summary(tmp_path):
+    from mnist_pipeline.core.errors import PipelineError
+    from mnist_pipeline.core.files import write_json
+    from mnist_pipeline.evaluation.report import build_report, read_summary, scores, summary_row, to_markdown
+
+    train = {"parameters": 7946, "best_val_accuracy": 0.9958, "best_epoch": 19, "epochs_run": 20, "device": "cpu"}
+    row = summary_row("model_3", train, {"test_accuracy": 0.9955, "test_loss": 0.1073, "test_ece": 0.00412})
+    write_json(row, tmp_path / "model_3.json")
+    assert read_summary(tmp_path / "model_3.json") == row
+    markdown = to_markdown(build_report([row], [None]))
+    header, _, cells = (line.split(" | ") for line in markdown.splitlines())
+    assert cells[header.index("test ECE, calibrated")] == "0.41%"
+    assert scores(row, None)["test_ece"] == 0.00412
+    del row["test_ece"]
+    write_json(row, tmp_path / "old.json")
+    with pytest.raises(PipelineError, match=r"old.json: no test_ece .*run `dvc repro`"):
+        read_summary(tmp_path / "old.json")

@@ -98,7 +98,7 @@ def test_repro_runs_everything_then_nothing_and_is_deterministic(repo):
     # One file of scores per model, and DVCLive's latest epoch: no timing, digest or comparison.
     assert sorted(data) == sorted([f"metrics/scores/{m}.json" for m in MODELS] + [f"metrics/{m}/live/metrics.json" for m in MODELS])
     for model in MODELS:
-        assert sorted(data[f"metrics/scores/{model}.json"]["data"]) == ["best_val_accuracy", "test_accuracy", "test_loss"]
+        assert sorted(data[f"metrics/scores/{model}.json"]["data"]) == ["best_val_accuracy", "test_accuracy", "test_ece", "test_loss"]
         assert sorted(data[f"metrics/{model}/live/metrics.json"]["data"]) == ["step", "train_loss", "val_accuracy", "val_loss"]
         assert (root / f"metrics/{model}/live/plots/metrics/lr.tsv").exists()  # plotted, no metric
     # The report's row for each model carries the numbers `dvc metrics show` gives.

@@ -8,6 +8,7 @@ bytes (metrics/timing/ holds it).
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import read_json
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ COLUMNS = {
     "parameters": "parameters",
     "test_accuracy": "test accuracy",
     "test_loss": "test loss",
+    "test_ece": "test ECE, calibrated",  # after the model's temperature: metrics/<model>/calibration.json
     "best_val_accuracy": "best validation accuracy",
     "best_epoch": "best epoch",
     "epochs_run": "epochs",
@@ -33,6 +35,16 @@ def summary_row(model: str, train: dict, evaluation: dict) -> dict:
 
 def read_row(path: Path) -> dict:
     return read_json(path, "the model's summary", then="run `dvc repro` first")
+
+
+def read_summary(path: Path) -> dict:
+    """A model's summary row, refused in one line where an older evaluate wrote it without a column."""
+    row = read_row(path)
+    missing = [key for key in COLUMNS if key not in row]
+    if missing:
+        raise PipelineError(f"{path}: no {', '.join(missing)} (written by an older evaluate stage); "
+                            "run `dvc repro` to evaluate the model again")
+    return row
 
 
 # Validation accuracy over the cross-validation folds; empty where it has not run for today's params.
@@ -59,7 +71,7 @@ def to_markdown(report: "pd.DataFrame") -> str:
     """A GitHub markdown table (pandas' own needs the tabulate package)."""
     import pandas as pd
 
-    formats = {"test_accuracy": "{:.2%}", "best_val_accuracy": "{:.2%}", "test_loss": "{:.4f}", "parameters": "{:,}",
+    formats = {"test_accuracy": "{:.2%}", "test_ece": "{:.2%}", "best_val_accuracy": "{:.2%}", "test_loss": "{:.4f}", "parameters": "{:,}",
                "epochs_run": "{:g}",
                "model": "`{}`"}
     headers = [*COLUMNS.values(), CV_HEADER]
@@ -79,9 +91,10 @@ def read_crossval(path: Path) -> dict:
 
 def scores(row: dict, cv: dict | None) -> dict:
     """What a user compares across experiments, for `dvc metrics` and `dvc exp show`: the test
-    accuracy and loss, the best validation accuracy and, where current, the cross-validation mean
-    and the half-width of its 95% interval (left out, shown as "-", where it has not run)."""
-    result = {key: row[key] for key in ("test_accuracy", "test_loss", "best_val_accuracy")}
+    accuracy, loss and expected calibration error after temperature scaling, the best validation
+    accuracy and, where current, the cross-validation mean and the half-width of its 95% interval
+    (left out, shown as "-", where it has not run)."""
+    result = {key: row[key] for key in ("test_accuracy", "test_loss", "test_ece", "best_val_accuracy")}
     if cv:
         result |= {"cv_accuracy": cv["mean"], "cv_ci95": round((cv["ci95_high"] - cv["ci95_low"]) / 2, 6)}
     return result
