@@ -2,9 +2,10 @@
 
 Every stage depends on this one through `download`, so a bad value stops `dvc repro` or
 `dvc exp run` here, with one line, while every checkpoint and metric is still in place. Besides
-each key's own range, it makes every refusal a stage could make from params alone
-(core/limits.py), and warns of legal values that are almost surely a mistake. Its output is the
-same bytes whatever the params, so a passing check reruns nothing downstream.
+the schema (core/params.py), it makes every refusal a stage could make from params alone
+(core/limits.py), and warns of legal values that are almost surely a mistake or that this machine
+cannot honour. Its output is the same bytes whatever the params, so a passing check reruns nothing
+downstream. It imports no torch (nor numpy): it runs in a fraction of a second.
 """
 
 import argparse
@@ -12,7 +13,7 @@ import math
 import sys
 
 from mnist_pipeline.core import limits, paths
-from mnist_pipeline.core.catalog import hyperparameter_limits, hyperparameter_types, model_files
+from mnist_pipeline.core.catalog import model_files
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import atomic_write_bytes
@@ -27,8 +28,8 @@ from mnist_pipeline.core.params import (
     model_recipe,
     preprocess_params,
 )
-from mnist_pipeline.data.idx import decode_idx
 from mnist_pipeline.leftovers import find_leftovers
+from mnist_pipeline.training.steps import steps_per_epoch, total_steps
 
 # Works in every state DVC leaves behind, a killed `dvc exp run`'s staged params.yaml included.
 RECOVERY = ("nothing was run or deleted; undo the change with `git checkout HEAD -- params.yaml` "
@@ -41,21 +42,24 @@ def class_counts(train_labels_sha256: str) -> list[int] | None:
     path = paths.RAW_DIR / TRAIN_LABELS
     if path.is_file():
         try:
-            labels = decode_idx(path.read_bytes(), str(path), ndim=1)
-        except (PipelineError, OSError):
-            return None  # a damaged or unreadable file is download's to replace
-        return [int((labels == c).sum()) for c in range(int(labels.max()) + 1)] if len(labels) else None
+            data = path.read_bytes()
+        except OSError:
+            return None  # an unreadable file is download's to replace
+        labels = data[8:]  # IDX: magic 0x00000801, the count, one byte a label
+        if data[:4] != b"\0\0\x08\x01" or int.from_bytes(data[4:8], "big") != len(labels) or not labels:
+            return None  # a damaged file too
+        return [labels.count(c) for c in range(max(labels) + 1)]
     return list(TRAIN_CLASS_COUNTS) if train_labels_sha256 == TRAIN_LABELS_SHA256 else None
 
 
 def check(params: dict) -> list[str]:
     """Refuse the first bad value with a PipelineError; return the warnings."""
     check_sections(params)
-    download = download_params(params)
-    preprocess = preprocess_params(params)
+    download, preprocess = download_params(params), preprocess_params(params)
     limits.require_device(evaluate_params(params).device, "evaluate")
     crossval = crossval_params(params)
     counts = class_counts(download.sha256[TRAIN_LABELS])
+    sizes = {}  # training images by what trains on them, where the data is known
     if counts:
         limits.require_val_size(preprocess.val_size, sum(counts))
         limits.require_folds(crossval.k, min(c for c in counts if c))
@@ -65,20 +69,20 @@ def check(params: dict) -> list[str]:
     for name in model_names(params):
         if name not in model_files():
             raise PipelineError(f"{paths.PARAMS_FILE}: models.{name}: no file models/{name}.py")
-        recipe, block = model_recipe(params, name, hyperparameter_types(name)), params["models"][name] or {}
-        for key, allowed in hyperparameter_limits(name).items():
-            if key in recipe.hyperparameters:
-                limits.require_hyperparameter(name, key, recipe.hyperparameters[key], allowed)
-        train = recipe.train
-        limits.require_device(train.device, f"models.{name}" if "device" in block else "train")
-        for what, images in (sizes.items() if counts else []):
+        train, block = model_recipe(params, name).train, params["models"][name] or {}
+        where = f"models.{name}" if "device" in block else "train"
+        limits.require_device(train.device, where)
+        for what, images in sizes.items():
+            steps = steps_per_epoch(images, train.batch_size)
             if train.schedule == "onecycle":
-                steps = limits.steps_per_epoch(images, train.batch_size)
-                limits.require_warmup(train.warmup, train.epochs, steps, train.batch_size, f"models.{name}{what}")
-        if counts:
-            warnings += limits.recipe_warnings(train.batch_size, train.schedule, train.warmup, train.epochs,
-                                               sizes[""], f"models.{name}")
-    return warnings + find_leftovers(model_names(params))
+                limits.require_warmup(train.warmup, train.epochs, steps, total_steps(train.epochs, steps),
+                                      train.batch_size, f"models.{name}{what}")
+        if sizes:
+            total = total_steps(train.epochs, steps_per_epoch(sizes[""], train.batch_size))
+            warnings += limits.recipe_warnings(train.batch_size, train.schedule, train.warmup, total, sizes[""],
+                                               f"models.{name}")
+        warnings += limits.threads_warning(train.threads, f"models.{name}" if "threads" in block else "train")
+    return list(dict.fromkeys(warnings)) + find_leftovers(model_names(params))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,11 +5,10 @@ import argparse
 import math
 
 from mnist_pipeline.core import paths
-from mnist_pipeline.core.catalog import hyperparameter_types
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.files import write_json
-from mnist_pipeline.core.limits import plural
-from mnist_pipeline.core.params import Recipe, load_params, model_recipe
+from mnist_pipeline.core.params import Recipe, load_params, model_recipe, recipe_inputs
+from mnist_pipeline.core.wording import plural
 from mnist_pipeline.data.splits import load_split
 from mnist_pipeline.training.architectures import count_parameters
 from mnist_pipeline.training.checkpoint import save_checkpoint
@@ -24,12 +23,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", help="a model name from params.yaml's `models` section")
     name = parser.parse_args(argv).model
 
-    recipe = model_recipe(load_params(), name, hyperparameter_types(name))
+    params = load_params()
+    recipe = model_recipe(params, name)
     train, val = load_split(paths.prepared_split("train")), load_split(paths.prepared_split("val"))
     inputs = [paths.prepared_split("train"), paths.prepared_split("val")]
     with epoch_logger(paths.live_dir(name)) as log_epoch:
         trained = train_model(name, recipe, train, val, paths.resume_state(name), inputs, on_epoch=log_epoch)
-    require_same_params(name, recipe, model_recipe(load_params(), name, hyperparameter_types(name)))
+    require_same_params(name, recipe_inputs(params, name), recipe_inputs(load_params(), name))
     run = trained.run
     write_outputs(name, recipe, run, trained.model, trained.device.type)
     trained.resume.clear()  # only now: a run killed before this point resumes instead of starting over

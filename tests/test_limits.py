@@ -13,13 +13,14 @@ import yaml
 from mnist_pipeline.core import limits
 from mnist_pipeline.core.catalog import hyperparameter_limits, hyperparameter_types, model_files
 from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.core.params import model_recipe
+from mnist_pipeline.core.params import SECTIONS, model_recipe
 from mnist_pipeline.data.folds import assign_folds
 from mnist_pipeline.data.idx import decode_idx
 from mnist_pipeline.data.splits import split_train_val
 from mnist_pipeline.training.architectures import build_model
 from mnist_pipeline.training.device import select_device
 from mnist_pipeline.training.optim import make_scheduler
+from mnist_pipeline.training.steps import steps_per_epoch
 from stages import check as check_stage
 from tests.project import ROOT, copy_project, environment, run
 
@@ -41,12 +42,13 @@ def _train_images(raw_files):
 
 def _scheduler(params, model):
     recipe = model_recipe(params, model, hyperparameter_types(model)).train
-    steps = limits.steps_per_epoch(600 - params["preprocess"]["val_size"], recipe.batch_size)
+    steps = steps_per_epoch(600 - params["preprocess"]["val_size"], recipe.batch_size)
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=recipe.lr)
     make_scheduler(optimizer, recipe, steps)
 
 
-# rule in core/limits.py -> (edit of params.yaml, what the stage runs on it, what check must say)
+# rule in core/limits.py, or the schema's that needs a model file -> (edit of params.yaml, what the stage
+# runs on it, what check must say)
 CASES = {
     "require_val_size": (
         lambda p: p["preprocess"].update(val_size=600),
@@ -63,7 +65,7 @@ CASES = {
         lambda p, raw: assign_folds(torch.from_numpy(_train_images(raw)[1].astype("int64")), 61, 0),
         "crossval.folds: 61 folds, but a class has only 60 training images",
     ),
-    "require_hyperparameter": (
+    "a model's LIMITS": (
         lambda p: p["models"]["model_2"].update(dropout=1.5),
         lambda p, raw: build_model("model_2", dropout=1.5),
         "models.model_2.dropout: invalid value 1.5 (allowed: 0.0 <= dropout < 1.0",
@@ -90,7 +92,7 @@ def test_check_refuses_first_what_the_stage_would_refuse(project, raw_files, rul
 def test_every_rule_has_a_case():
     """A new rule in core/limits.py needs its case above: that is what keeps check ahead of the stages."""
     rules = {name for name in vars(limits) if name.startswith("require_")}
-    assert rules == set(CASES)
+    assert rules == {name for name in CASES if name.startswith("require_")}
 
 
 def test_refusals_of_params_live_where_check_runs_them():
@@ -183,3 +185,85 @@ def test_check_needs_no_torch(project, tmp_path):
     code = "import sys, stages.check as c; c.main([]); print('torch' in sys.modules)"
     result = run([sys.executable, "-c", code], Path.cwd(), environment(tmp_path))
     assert result.stdout.strip().endswith("False")
+
+
+def _past_range(field) -> list[int]:
+    """The first integers either side of an integer field's declared range."""
+    from annotated_types import Ge, Gt, Le, Lt
+
+    values = []
+    for bound in field.metadata:
+        values += [bound.ge - 1] if isinstance(bound, Ge) else [bound.gt] if isinstance(bound, Gt) else []
+        values += [bound.lt] if isinstance(bound, Lt) else [bound.le + 1] if isinstance(bound, Le) else []
+    return values
+
+
+INTEGER_KEYS = [(name, key, field) for name, section in SECTIONS.items() if section
+                for key, field in section.__pydantic_fields__.items() if field.annotation is int]
+
+
+@pytest.mark.parametrize("section, key, field", INTEGER_KEYS, ids=[f"{s}.{k}" for s, k, _ in INTEGER_KEYS])
+def test_check_refuses_the_first_integer_past_each_keys_range(project, section, key, field):
+    """torch reads seeds and counts as signed 64-bit: a seed of 2^64 passed check, then failed
+    preprocess with a traceback after DVC had deleted its outputs."""
+    values = _past_range(field)
+    assert len(values) == 2, f"{section}.{key}: an integer key needs both bounds"
+    assert max(values) <= 2**63
+    for value in values:
+        params = copy.deepcopy(project)
+        params[section][key] = value
+        with pytest.raises(PipelineError, match=re.escape(f"{section}.{key}: invalid value {value}")):
+            check_stage.check(params)
+
+
+def test_a_seed_past_int64_is_refused_in_a_models_block_too(project):
+    params = copy.deepcopy(project)
+    params["models"]["model_4"]["seed"] = 2**64
+    with pytest.raises(PipelineError, match=r"models\.model_4\.seed: invalid value 18446744073709551616 "
+                                            r"\(allowed: 0 <= seed < 2\^63\)"):
+        check_stage.check(params)
+    assert {"preprocess.seed", "train.seed", "crossval.seed"} <= {f"{s}.{k}" for s, k, _ in INTEGER_KEYS}
+
+
+def test_more_threads_than_cores_is_a_warning_and_training_uses_the_cores(project):
+    """One committed params.yaml is valid on every machine: a teammate's `threads: 8` on a 2-core laptop."""
+    import os
+
+    from mnist_pipeline.training.device import set_threads
+
+    params = copy.deepcopy(project)
+    params["train"]["threads"] = (os.cpu_count() or 1) + 1
+    (warning,) = [w for w in check_stage.check(params) if "threads" in w]
+    assert warning.startswith(f"params.yaml: train.threads: {params['train']['threads']} is more than this machine's")
+    before = torch.get_num_threads()
+    try:
+        set_threads(10_000)
+        assert torch.get_num_threads() <= (os.cpu_count() or 1)
+    finally:
+        torch.set_num_threads(before)
+
+
+BROKEN_MODELS = {
+    "a syntax error": (b"class Model(:\n", "models/model_5.py: not valid Python (line 1"),
+    "bytes that are not UTF-8": (b"\xff\xfe class Model: pass\n", "models/model_5.py: not valid Python"),
+    "malformed LIMITS": (b'LIMITS = {"width": ("a", None)}\nclass Model:\n    def __init__(self, width: int): ...\n',
+                         "models/model_5.py: LIMITS must be a literal {name: (low, high)} of numbers"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_MODELS))
+def test_a_broken_model_file_is_one_line_naming_it(project, tmp_path, monkeypatch, case):
+    import shutil
+
+    from mnist_pipeline.core import paths
+
+    source, message = BROKEN_MODELS[case]
+    models = shutil.copytree(paths.MODELS_DIR, tmp_path / "copy" / "models",
+                             ignore=shutil.ignore_patterns("__pycache__"))
+    (models / "model_5.py").write_bytes(source)
+    monkeypatch.setattr(paths, "MODELS_DIR", models)
+    params = copy.deepcopy(project)
+    params["models"]["model_5"] = {"width": 3} if "LIMITS" in case else {}
+    with pytest.raises(PipelineError) as error:
+        check_stage.check(params)
+    assert message in str(error.value).replace(str(tmp_path / "copy") + "/", "") and "\n" not in str(error.value)

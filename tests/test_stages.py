@@ -135,6 +135,31 @@ def test_check_stage_refuses_bad_params_in_one_line_that_says_how_to_undo(tmp_pa
     assert not (root / "data/params-checked").exists()
 
 
+@pytest.mark.parametrize(
+    "model_file, params_text, message",
+    [
+        (b"class Model(:\n", None, "models/model_5.py: not valid Python (line 1"),
+        (b"\xff\xfe class Model: pass\n", None, "models/model_5.py: not valid Python"),
+        (b'LIMITS = {"width": ("a", None)}\nclass Model:\n    def __init__(self, width: int): ...\n', None,
+         "models/model_5.py: LIMITS must be a literal"),
+        (None, "models:\n  model_1: {}\n  model_1: {}\n", "params.yaml: line 3: duplicate key 'model_1' (first at line 2)"),
+    ],
+    ids=["syntax-error", "not-utf8", "malformed-limits", "duplicate-key"],
+)
+def test_check_stage_names_a_broken_model_file_or_a_duplicate_key_in_one_line(tmp_path, raw_files, model_file,
+                                                                               params_text, message):
+    root = copy_project(tmp_path / "project", raw_files, tmp_path / "mirror")
+    if model_file is not None:
+        (root / "models/model_5.py").write_bytes(model_file)
+        params = yaml.safe_load((root / "params.yaml").read_text())
+        params["models"]["model_5"] = {}
+        (root / "params.yaml").write_text(yaml.safe_dump(params))
+    else:
+        (root / "params.yaml").write_text(params_text)
+    result = run([sys.executable, "-m", "stages.check"], root, environment(tmp_path), check=False)
+    assert message in _error_line(result)
+
+
 def test_check_stage_output_does_not_depend_on_the_values(tmp_path, raw_files):
     root = copy_project(tmp_path / "project", raw_files, tmp_path / "mirror")
     env = environment(tmp_path)

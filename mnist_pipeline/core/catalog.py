@@ -29,8 +29,20 @@ def check_model_name(name: str) -> str:
 
 
 def _source(name: str):
+    """models/<name>.py's syntax tree; a file Python cannot read is one line naming it."""
     path = paths.MODELS_DIR / f"{check_model_name(name)}.py"
-    return path, ast.parse(path.read_text(), str(path))
+    try:
+        return path, ast.parse(path.read_bytes(), str(path))
+    except SyntaxError as exc:  # bad bytes for the file's encoding too
+        raise PipelineError(f"{path}: not valid Python (line {exc.lineno}: {exc.msg})") from None
+    except ValueError as exc:  # null bytes
+        raise PipelineError(f"{path}: not valid Python ({exc})") from None
+    except OSError as exc:
+        raise PipelineError(f"{path}: cannot read it ({exc.strerror})") from None
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def hyperparameter_limits(name: str) -> dict[str, tuple]:
@@ -40,10 +52,12 @@ def hyperparameter_limits(name: str) -> dict[str, tuple]:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "LIMITS" for t in node.targets):
             try:
                 limits = ast.literal_eval(node.value)
-            except ValueError:
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 limits = None
-            if not (isinstance(limits, dict) and all(isinstance(v, tuple) and len(v) == 2 for v in limits.values())):
-                raise PipelineError(f"{path}: LIMITS must be a literal {{name: (low, high)}}")
+            if not (isinstance(limits, dict) and all(
+                    isinstance(v, tuple) and len(v) == 2 and all(map(_number, v)) for v in limits.values())):
+                raise PipelineError(f"{path}: LIMITS must be a literal {{name: (low, high)}} of numbers, "
+                                    "low <= value < high")
             return limits
     return {}
 

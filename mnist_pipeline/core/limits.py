@@ -1,5 +1,5 @@
-"""Refusals that no single key's range can make: those that depend on the data's size, on other keys,
-on the machine or on a model's constructor.
+"""Refusals that no key's declaration in the schema (core/params.py) can make: those that depend on the
+data's size or on the machine.
 
 Each one is a function here, called by the stage that would otherwise fail and by `check` before it,
 so a value that a stage would refuse stops `dvc repro` before DVC deletes anything
@@ -10,6 +10,7 @@ almost surely a mistake; `check` prints them and goes on.
 import ctypes
 import importlib.util
 import math
+import os
 import platform
 import re
 import sys
@@ -17,15 +18,10 @@ from pathlib import Path
 
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.paths import PARAMS_FILE
+from mnist_pipeline.core.wording import plural
 
 # Fewer onecycle warm-up steps than this is legal but almost surely a mistake.
 FEW_STEPS = 10
-
-
-def plural(count: int, noun: str, nouns: str = "") -> str:
-    """`1 epoch`, `2 epochs`, `1.5 epochs`; nouns where the plural is not noun + s (`batch`, `batches`)."""
-    number = f"{count:,}" if float(count).is_integer() else f"{count:g}"
-    return f"{number.removesuffix('.0')} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def require_val_size(val_size: int, train_images: int) -> None:
@@ -37,21 +33,12 @@ def require_val_size(val_size: int, train_images: int) -> None:
         )
 
 
-def steps_per_epoch(images: int, batch_size: int) -> int:
-    return -(-images // batch_size)
-
-
-def total_steps(epochs: float, steps: int) -> int:
-    """Training steps in all: epochs of steps each, a fractional last epoch rounded to whole steps."""
-    return max(1, round(epochs * steps))
-
-
-def require_warmup(warmup: float, epochs: float, steps: int, batch_size: int, where: str) -> None:
-    """onecycle warms up over warmup of its epochs x steps steps, which must be more than one (torch's
-    OneCycleLR divides by zero otherwise). where names the recipe, e.g. `models.model_4`."""
-    if warmup * total_steps(epochs, steps) <= 1:
+def require_warmup(warmup: float, epochs: float, steps: int, total: int, batch_size: int, where: str) -> None:
+    """onecycle warms up over warmup of its total steps (epochs of steps each), which must be more than
+    one (torch's OneCycleLR divides by zero otherwise). where names the recipe, e.g. `models.model_4`."""
+    if warmup * total <= 1:
         raise PipelineError(
-            f"{PARAMS_FILE}: {where}: onecycle's warmup {warmup:g} of {plural(total_steps(epochs, steps), 'step')} "
+            f"{PARAMS_FILE}: {where}: onecycle's warmup {warmup:g} of {plural(total, 'step')} "
             f"({plural(epochs, 'epoch')} of {plural(steps, 'batch', 'batches')} of {batch_size}) is not more than one step; "
             "raise epochs or warmup, or lower batch_size"
         )
@@ -63,16 +50,6 @@ def require_folds(k: int, smallest_class: int) -> None:
         raise PipelineError(
             f"{PARAMS_FILE}: crossval.folds: {k} folds, but a class has only {smallest_class:,} training images "
             f"(allowed: 2..{smallest_class} folds)"
-        )
-
-
-def require_hyperparameter(model: str, key: str, value: float, limits: tuple) -> None:
-    """limits is (low, high) from models/<model>.py's LIMITS: low <= value < high."""
-    low, high = limits
-    if not low <= value < high:
-        raise PipelineError(
-            f"{PARAMS_FILE}: models.{model}.{key}: invalid value {value!r} (allowed: {low} <= {key} < {high}, "
-            f"as models/{model}.py's LIMITS say)"
         )
 
 
@@ -117,18 +94,24 @@ def cuda_present() -> bool:
     return driver.cuInit(0) == 0 and driver.cuDeviceGetCount(ctypes.byref(count)) == 0 and count.value > 0
 
 
-def recipe_warnings(batch_size: int, schedule: str, warmup: float, epochs: float, images: int, where: str) -> list[str]:
-    """One line for each legal choice that is almost surely a mistake."""
+def recipe_warnings(batch_size: int, schedule: str, warmup: float, total: int, images: int, where: str) -> list[str]:
+    """One line for each legal choice that is almost surely a mistake (total: the recipe's steps)."""
     warnings = []
     if batch_size > images:
         warnings.append(
             f"{PARAMS_FILE}: {where}: batch_size {batch_size:,} is more than the {images:,} training images: "
             "every epoch is one step on the whole set (and needs its memory)"
         )
-    if schedule == "onecycle":
-        steps = warmup * total_steps(epochs, steps_per_epoch(images, batch_size))
-        if 1 < steps < FEW_STEPS:
-            warnings.append(
-                f"{PARAMS_FILE}: {where}: onecycle warms up over only {plural(math.floor(steps), 'step')}"
-            )
+    if schedule == "onecycle" and 1 < warmup * total < FEW_STEPS:
+        warnings.append(f"{PARAMS_FILE}: {where}: onecycle warms up over only {plural(math.floor(warmup * total), 'step')}")
     return warnings
+
+
+def threads_warning(threads: int, where: str) -> list[str]:
+    """More threads than cores only adds waiting (2,001 threads on 2 cores never finished an epoch), so
+    training uses at most one per core; a teammate's `threads: 8` is still valid on a 2-core laptop."""
+    cores = os.cpu_count() or 1
+    if threads <= cores:
+        return []
+    return [f"{PARAMS_FILE}: {where}.threads: {threads} is more than this machine's {plural(cores, 'core')}: "
+            f"training here uses {cores}"]

@@ -1,113 +1,122 @@
-"""params.yaml, the one configuration surface: each section's keys, types and checks live here,
-their values live in params.yaml (every key there, so the file shows the whole recipe).
+"""params.yaml's schema: each key's type, bound and meaning, stated once; its values live in params.yaml
+(every key there, so the file shows the whole recipe).
 
-Adding a training option: a field in `TrainParams` with its check, and its line under `train:`.
-Errors name the key at fault and what is allowed, e.g.
-`params.yaml: train.lrr: unknown key (allowed: batch_size, epochs, ...)`.
+Adding a training option: a field in `TrainParams` and its line under `train:`. A bad value is one
+line derived from the field (core/schema_errors.py), e.g. `params.yaml: train.lr: invalid value -1
+(allowed: > 0)`. Rules that need the data or the machine live in core/limits.py.
 """
 
-import dataclasses
-import math
-import os
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic.dataclasses import dataclass as schema
 
+from mnist_pipeline.core import catalog
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.mnist import RAW_FILES
+from mnist_pipeline.core.params_file import load_params, parse_params  # noqa: F401 (the loaders' home is params_file)
 from mnist_pipeline.core.paths import PARAMS_FILE
+from mnist_pipeline.core.schema_errors import Invalid, Problem, first_error
 
+# No coercion (a quoted "2" is not a number), no unknown keys, no nan or inf; ints pass as floats.
+STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 DEVICES = ("auto", "cpu", "cuda", "mps")
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULES = ("plateau", "onecycle", "cosine")
-CORES = os.cpu_count() or 1
+Device = Literal["auto", "cpu", "cuda", "mps"]
+# torch reads seeds, counts and sizes as signed 64-bit integers.
+INT64 = 2**63
 
 
-def check(rule: Callable[[Any], bool], allowed: str) -> Any:
-    """A required field whose value must satisfy rule; allowed says what passes, for errors."""
-    return field(metadata={"rule": rule, "allowed": allowed})
+def seed(meaning: str) -> Any:
+    return Field(ge=0, lt=INT64, description=meaning)
 
 
-def positive(allowed: str = "> 0"):
-    return check(lambda v: v > 0, allowed)
-
-
-def at_least_zero(allowed: str = ">= 0"):
-    return check(lambda v: v >= 0, allowed)
-
-
-def one_of(values: tuple):
-    return check(lambda v: v in values, "|".join(values))
-
-
-def anything():
-    return check(lambda v: True, "any value of its type")
-
-
-@dataclass(frozen=True)
+@schema(frozen=True, config=STRICT)
 class DownloadParams:
-    sources: list = check(lambda v: len(v) > 0, "a non-empty list")
-    timeout_s: float = positive()
-    sha256: dict = anything()  # each digest is checked in download_params
+    sources: list[str] = Field(min_length=1, description="URLs or folders tried in order")
+    timeout_s: float = Field(gt=0, description="seconds before a source counts as unreachable")
+    sha256: dict[str, str] = Field(description="each raw file's SHA-256 after decompression")
+
+    @field_validator("sources")
+    @classmethod
+    def _non_empty(cls, sources: list[str]) -> list[str]:
+        for i, source in enumerate(sources):
+            if not source:
+                raise Problem(f"expected a URL or path, got {source!r}", f"[{i}]")
+        return sources
+
+    @field_validator("sha256")
+    @classmethod
+    def _every_file(cls, digests: dict[str, str]) -> dict[str, str]:
+        for name, digest in digests.items():
+            if name not in RAW_FILES:
+                raise Problem(f"unknown file (allowed: {', '.join(RAW_FILES)})", name)
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise Problem("expected 64 lowercase hex digits", name)
+        for name in RAW_FILES:
+            if name not in digests:
+                raise Problem("required key is missing", name)
+        return digests
 
 
-@dataclass(frozen=True)
+@schema(frozen=True, config=STRICT)
 class PreprocessParams:
-    val_size: int = positive(">= 1")
-    seed: int = anything()
+    val_size: int = Field(ge=1, lt=INT64, description="training images held out for validation")
+    seed: int = seed("seed of the train/validation split")
 
 
-@dataclass(frozen=True)
+@schema(frozen=True, config=STRICT)
 class TrainParams:
     """The training recipe. `models.<name>` in params.yaml may override any of these for one model."""
 
-    batch_size: int = positive(">= 1")
-    # A fraction ends training part-way through the last epoch (its schedule with it): 1.5 = 1 epoch and half of another.
-    epochs: float = positive("> 0, e.g. 12 or 1.5")
-    optimizer: str = one_of(OPTIMIZERS)
-    lr: float = positive()
-    momentum: float = check(lambda v: 0 < v < 1, "between 0 and 1 (sgd's Nesterov momentum)")
-    weight_decay: float = at_least_zero()
-    schedule: str = one_of(SCHEDULES)
-    lr_factor: float = check(lambda v: 0 < v < 1, "between 0 and 1")
-    lr_patience: int = at_least_zero()
-    warmup: float = check(lambda v: 0 < v < 1, "between 0 and 1 (onecycle's fraction of steps spent warming up)")
-    label_smoothing: float = check(lambda v: 0 <= v < 1, "from 0 up to, not including, 1")
-    augment_rotate: float = check(lambda v: 0 <= v <= 180, "0..180 degrees")
-    augment_translate: float = check(lambda v: 0 <= v <= 0.5, "0..0.5 of the image size")
-    augment_scale: float = check(lambda v: 0 <= v <= 0.5, "0..0.5")
-    augment_low_res: float = check(lambda v: 0 <= v <= 1, "0..1, the share of images seen at a lower resolution")
-    # The decay per step of an exponential moving average of the weights, which is then what is
-    # validated, kept and tested: 0 = off; 0.999 averages over about the last 1,000 steps.
-    ema: float = check(lambda v: 0 <= v < 1, "0 (off) or a decay from 0 up to, not including, 1, e.g. 0.999")
-    early_stopping_patience: int = at_least_zero(">= 0 (0 turns early stopping off)")
-    seed: int = anything()
-    device: str = one_of(DEVICES)
-    # More threads than cores only adds waiting: 2,001 threads on 2 cores never finished an epoch.
-    threads: int = check(lambda v: 0 <= v <= CORES, f"0..{CORES}: 0 = one per core, and this machine has {CORES}")
+    batch_size: int = Field(ge=1, lt=INT64, description="images per step")
+    epochs: float = Field(gt=0, examples=[12, 1.5], description="a fraction ends training part-way through the last epoch")
+    optimizer: Literal["adam", "adamw", "sgd"] = Field(description="sgd is with Nesterov momentum")
+    lr: float = Field(gt=0, description="the learning rate; onecycle's peak")
+    momentum: float = Field(gt=0, lt=1, description="sgd's Nesterov momentum")
+    weight_decay: float = Field(ge=0, description="L2 (adam, sgd) or decoupled (adamw) weight decay")
+    schedule: Literal["plateau", "onecycle", "cosine"] = Field(description="onecycle and cosine step every batch")
+    lr_factor: float = Field(gt=0, lt=1, description="plateau: lr times this on a plateau")
+    lr_patience: int = Field(ge=0, lt=INT64, description="plateau: epochs without a better validation accuracy")
+    warmup: float = Field(gt=0, lt=1, description="onecycle: the fraction of the steps spent rising to lr")
+    label_smoothing: float = Field(ge=0, lt=1, description="share of each target spread over the other classes")
+    augment_rotate: float = Field(ge=0, le=180, description="± degrees of rotation")
+    augment_translate: float = Field(ge=0, le=0.5, description="± shift per axis, a fraction of the image size")
+    augment_scale: float = Field(ge=0, le=0.5, description="± zoom, a fraction")
+    augment_low_res: float = Field(ge=0, le=1, description="share of images seen at a lower resolution")
+    ema: float = Field(ge=0, lt=1, examples=["0 (off)", 0.999],
+                       description="decay per step of a moving average of the weights, which is then what is validated and kept")
+    early_stopping_patience: int = Field(ge=0, lt=INT64, json_schema_extra={"note": "0 turns early stopping off"},
+                                         description="epochs without improvement before stopping")
+    seed: int = seed("weight init, shuffling, augmentation and dropout")
+    device: Device = Field(description="auto: CUDA, then MPS, then CPU")
+    # Above the machine's cores is a warning of check's and clamped where used (training/device.py),
+    # so one params.yaml is valid on every machine.
+    threads: int = Field(ge=0, lt=INT64, json_schema_extra={"note": "0 = one per core"}, description="CPU threads")
 
 
-@dataclass(frozen=True)
+@schema(frozen=True, config=STRICT)
 class EvaluateParams:
-    device: str = one_of(DEVICES)
+    device: Device = Field(description="auto: CUDA, then MPS, then CPU")
 
 
-@dataclass(frozen=True)
+@schema(frozen=True, config=STRICT)
 class CrossvalParams:
     """k-fold cross-validation (crossval/dvc.yaml): DVC makes one stage per entry of `folds`, so the
     list is the folds themselves, 1..k."""
 
-    folds: list = check(
-        lambda v: len(v) >= 2 and [type(i) for i in v] == [int] * len(v) and v == list(range(1, len(v) + 1)),
-        "the fold numbers 1..k for k >= 2, e.g. [1, 2, 3, 4, 5]",
-    )
-    seed: int = anything()
-    # A fold's share of one GPU where folds train on CUDA through Ray: 0.25 lets four share it.
+    folds: list = Field(description="the folds, 1..k, one DVC stage each")
+    seed: int = seed("seed of the stratified assignment of images to folds")
     # Where a fold runs changes no result, so the cross-validation digest leaves it out.
-    gpus_per_fold: float = check(lambda v: 0 < v <= 1, "above 0, at most 1 (a fold's share of one GPU)")
+    gpus_per_fold: float = Field(gt=0, le=1, description="a fold's share of one GPU where folds train on CUDA")
+
+    @field_validator("folds")
+    @classmethod
+    def _one_to_k(cls, folds: list) -> list:
+        if len(folds) < 2 or [type(i) for i in folds] != [int] * len(folds) or folds != list(range(1, len(folds) + 1)):
+            raise Invalid("the fold numbers 1..k for k >= 2, e.g. [1, 2, 3, 4, 5]")
+        return folds
 
     @property
     def k(self) -> int:
@@ -122,93 +131,23 @@ class Recipe:
     hyperparameters: dict
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads `1e-3` as a float, as YAML 1.2 (and DVC) do, not as a string."""
+SECTIONS = {"download": DownloadParams, "preprocess": PreprocessParams, "train": TrainParams, "models": None,
+            "evaluate": EvaluateParams, "crossval": CrossvalParams}
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |\.[0-9_]+(?:[eE][-+][0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
-
-
-def load_params(path: str | Path = PARAMS_FILE) -> dict:
-    """Read params.yaml as a mapping; a missing or malformed file is a PipelineError."""
-    path = Path(path)
+def validate(cls: type, values: dict, where) -> Any:
+    """cls built from values, or the first error in one line; where(key) is the key's place in params.yaml."""
+    if not all(isinstance(key, str) for key in values):
+        bad = next(key for key in values if not isinstance(key, str))
+        raise PipelineError(f"{PARAMS_FILE}: {where(str(bad))}: unknown key (allowed: {', '.join(_fields(cls))})")
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise PipelineError(f"{path}: cannot read params file ({exc.strerror})") from None
-    return parse_params(text, path)
+        return cls.model_validate(values) if issubclass(cls, BaseModel) else cls(**values)
+    except ValidationError as exc:
+        raise first_error(exc, _fields(cls), where) from None
 
 
-def parse_params(text: str, path: str | Path = PARAMS_FILE) -> dict:
-    """params.yaml's text as a mapping (path names it in errors: e.g. a revision's copy)."""
-    try:
-        params = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PipelineError(f"{path}: not valid YAML ({where}{problem})") from None
-    if not isinstance(params, dict):
-        raise PipelineError(f"{path}: expected a mapping of sections at the top level")
-    return params
-
-
-def _section(params: dict, key: str) -> dict:
-    value = params.get(key)
-    if not isinstance(value, dict):
-        raise PipelineError(f"{PARAMS_FILE}: {key}: missing section (expected a mapping)")
-    return value
-
-
-def coerce(value: Any, kind: type, where: str) -> Any:
-    """Check value against a type; ints are accepted where floats are expected."""
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    valid = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-    if kind is float and valid and not math.isfinite(value):
-        valid = False
-    if not valid:
-        names = {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}
-        raise PipelineError(f"{PARAMS_FILE}: {where}: expected {names.get(kind, kind.__name__)}, got {value!r}")
-    return value
-
-
-def _build(cls: type, values: dict, where: dict[str, str]) -> Any:
-    """Validate values against cls's fields and construct it; where[key] is the key's place in errors."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in values.items():
-        if key not in fields:
-            raise PipelineError(f"{PARAMS_FILE}: {where[key]}: unknown key (allowed: {', '.join(fields)})")
-        spec = fields[key]
-        kwargs[key] = coerce(value, spec.type, where[key])
-        if not spec.metadata["rule"](kwargs[key]):
-            allowed = spec.metadata["allowed"]
-            raise PipelineError(f"{PARAMS_FILE}: {where[key]}: invalid value {value!r} (allowed: {allowed})")
-    for name in fields:
-        if name not in kwargs:
-            raise PipelineError(f"{PARAMS_FILE}: {where[name]}: required key is missing")
-    return cls(**kwargs)
-
-
-def _section_params(cls: type, params: dict, name: str) -> Any:
-    values = _section(params, name)
-    where = {key: f"{name}.{key}" for key in [*values, *(f.name for f in dataclasses.fields(cls))]}
-    return _build(cls, values, where)
-
-
-SECTIONS = ("download", "preprocess", "train", "models", "evaluate", "crossval")
+def _fields(cls: type) -> dict:
+    return cls.__pydantic_fields__
 
 
 def check_sections(params: dict) -> None:
@@ -218,68 +157,77 @@ def check_sections(params: dict) -> None:
             raise PipelineError(f"{PARAMS_FILE}: {key}: unknown section (allowed: {', '.join(SECTIONS)})")
 
 
+def section(params: dict, key: str) -> dict:
+    value = params.get(key)
+    if not isinstance(value, dict):
+        raise PipelineError(f"{PARAMS_FILE}: {key}: missing section (expected a mapping)")
+    return value
+
+
+def _section_params(name: str, params: dict) -> Any:
+    return validate(SECTIONS[name], section(params, name), lambda key: f"{name}.{key}")
+
+
 def download_params(params: dict) -> DownloadParams:
-    result = _section_params(DownloadParams, params, "download")
-    for i, source in enumerate(result.sources):
-        if not isinstance(source, str) or not source:
-            raise PipelineError(f"{PARAMS_FILE}: download.sources[{i}]: expected a URL or path, got {source!r}")
-    for name, digest in result.sha256.items():
-        if name not in RAW_FILES:
-            raise PipelineError(
-                f"{PARAMS_FILE}: download.sha256.{name}: unknown file (allowed: {', '.join(RAW_FILES)})"
-            )
-        if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
-            raise PipelineError(f"{PARAMS_FILE}: download.sha256.{name}: expected 64 lowercase hex digits")
-    for name in RAW_FILES:
-        if name not in result.sha256:
-            raise PipelineError(f"{PARAMS_FILE}: download.sha256.{name}: required key is missing")
-    return result
+    return _section_params("download", params)
 
 
 def preprocess_params(params: dict) -> PreprocessParams:
-    return _section_params(PreprocessParams, params, "preprocess")
+    return _section_params("preprocess", params)
 
 
 def evaluate_params(params: dict) -> EvaluateParams:
-    return _section_params(EvaluateParams, params, "evaluate")
+    return _section_params("evaluate", params)
 
 
 def crossval_params(params: dict) -> CrossvalParams:
-    return _section_params(CrossvalParams, params, "crossval")
+    return _section_params("crossval", params)
 
 
 def model_names(params: dict) -> list[str]:
     """The models to train, in params.yaml's order: the keys of its `models` section."""
-    return list(_section(params, "models"))
+    return list(section(params, "models"))
 
 
-def model_recipe(params: dict, model: str, hyperparameter_types: dict[str, type]) -> Recipe:
+def recipe_inputs(params: dict, model: str) -> tuple:
+    """What model's recipe is made of, as written: to tell whether params.yaml changed it."""
+    return params.get("train"), (params.get("models") or {}).get(model)
+
+
+def hyperparameters_schema(model: str, types: dict[str, type]) -> type:
+    """models/<model>.py's constructor as a schema: each hyperparameter's type, and its LIMITS."""
+    limits = catalog.hyperparameter_limits(model) if model in catalog.model_files() else {}
+    note = {"note": f"as models/{model}.py's LIMITS say"}
+    fields = {key: (kind, Field(ge=limits[key][0], lt=limits[key][1], json_schema_extra=note) if key in limits else ...)
+              for key, kind in types.items()}
+    return create_model(f"models.{model}", __config__=STRICT, **fields)
+
+
+def model_recipe(params: dict, model: str, hyperparameter_types: dict[str, type] | None = None) -> Recipe:
     """The `train` section with `models.<model>`'s overrides applied, and the model's hyperparameters.
 
     A model block holds the model's constructor hyperparameters (hyperparameter_types: name -> type,
-    every one required) and, optionally, any train key to override for this model alone.
+    every one required; read from models/<model>.py when None) and, optionally, any train key to
+    override for this model alone. A bad shared value is an error even where a model overrides it.
     """
-    models = _section(params, "models")
+    models = section(params, "models")
     if model not in models:
         raise PipelineError(f"{PARAMS_FILE}: models.{model}: unknown model (defined: {', '.join(models) or 'none'})")
     block = models[model] if models[model] is not None else {}
     if not isinstance(block, dict):
         raise PipelineError(f"{PARAMS_FILE}: models.{model}: expected a mapping")
-    train_keys = [f.name for f in dataclasses.fields(TrainParams)]
-    shared = _section(params, "train")
-    _section_params(TrainParams, params, "train")  # a bad shared value is an error even where overridden
-    hyperparameters, overrides = {}, {}
-    for key, value in block.items():
-        where = f"models.{model}.{key}"
-        if key in hyperparameter_types:
-            hyperparameters[key] = coerce(value, hyperparameter_types[key], where)
-        elif key in train_keys:
-            overrides[key] = value
-        else:
-            allowed = ", ".join([*hyperparameter_types, *train_keys])
-            raise PipelineError(f"{PARAMS_FILE}: {where}: unknown key (allowed: {allowed})")
-    for key in hyperparameter_types:
-        if key not in hyperparameters:
-            raise PipelineError(f"{PARAMS_FILE}: models.{model}.{key}: required key is missing")
-    where = {key: f"models.{model}.{key}" if key in overrides else f"train.{key}" for key in [*shared, *train_keys]}
-    return Recipe(_build(TrainParams, {**shared, **overrides}, where), hyperparameters)
+    types = catalog.hyperparameter_types(model) if hyperparameter_types is None else hyperparameter_types
+    train_keys = list(_fields(TrainParams))
+    shared = section(params, "train")
+    for key in block:
+        if key not in types and key not in train_keys:
+            allowed = ", ".join([*types, *train_keys])
+            raise PipelineError(f"{PARAMS_FILE}: models.{model}.{key}: unknown key (allowed: {allowed})")
+    overrides = {key: value for key, value in block.items() if key in train_keys}
+    hyperparameters = {key: value for key, value in block.items() if key in types}
+    if overrides.keys() & shared.keys():  # the shared values a model overrides are checked on their own
+        validate(TrainParams, shared, lambda key: f"train.{key}")
+    train = validate(TrainParams, {**shared, **overrides},
+                     lambda key: f"models.{model}.{key}" if key in overrides else f"train.{key}")
+    checked = validate(hyperparameters_schema(model, types), hyperparameters, lambda key: f"models.{model}.{key}")
+    return Recipe(train, {key: getattr(checked, key) for key in hyperparameters})

@@ -33,13 +33,14 @@ def fast_kernels(device: torch.device) -> bool:
 
 
 def set_threads(threads: int) -> None:
-    """Use `threads` CPU threads; 0 keeps torch's default of one per core.
+    """Use `threads` CPU threads, at most one per core (check warns of more); 0 keeps torch's default
+    of one per core.
 
     The thread count changes how sums are split, so results differ in the last bits between
     thread counts: it is a param, recorded with the results, not a property of the machine.
     """
     if threads:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(min(threads, os.cpu_count() or 1))
 
 
 def make_deterministic(seed: int) -> None:

@@ -11,8 +11,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.core.limits import plural, steps_per_epoch, total_steps
 from mnist_pipeline.core.params import TrainParams
+from mnist_pipeline.core.wording import plural
 from mnist_pipeline.evaluation.scoring import score
 from mnist_pipeline.training.augment import random_affine, random_low_resolution
 from mnist_pipeline.training.device import fast_kernels
@@ -22,6 +22,7 @@ from mnist_pipeline.training.optim import (
     make_scheduler,
 )
 from mnist_pipeline.training.resume import ResumeState
+from mnist_pipeline.training.steps import steps_per_epoch, total_steps
 
 
 @dataclass(frozen=True)

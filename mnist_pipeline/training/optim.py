@@ -3,9 +3,10 @@
 import torch
 from torch import nn
 
-from mnist_pipeline.core.limits import require_warmup, total_steps
+from mnist_pipeline.core.limits import require_warmup
 from mnist_pipeline.core.params import TrainParams
 from mnist_pipeline.training.device import fast_kernels
+from mnist_pipeline.training.steps import total_steps
 
 # Stepped after every batch; `plateau` is stepped once per epoch with the validation accuracy.
 PER_STEP_SCHEDULES = ("onecycle", "cosine")
@@ -33,7 +34,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, params: TrainParams, steps_
             optimizer, mode="max", factor=params.lr_factor, patience=params.lr_patience
         )
     if params.schedule == "onecycle":
-        require_warmup(params.warmup, params.epochs, steps_per_epoch, params.batch_size, "the recipe")
+        require_warmup(params.warmup, params.epochs, steps_per_epoch, total, params.batch_size, "the recipe")
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=params.lr, total_steps=total,
                                                    pct_start=params.warmup)
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
