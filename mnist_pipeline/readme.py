@@ -8,6 +8,7 @@ theirs with `--docs`: docs/performance.md's `performance` (benchmarks.speed), `t
 `time-to-99-candidates` (benchmarks.time_to_accuracy), `quick-experiment`
 (benchmarks.quick_experiment); docs/predict.md's `controls` (benchmarks.predict_controls);
 docs/models.md's `ablation` and `ablation-runs` (`python -m benchmarks.ablation table --docs`).
+docs/models.md's `results` is the report too, and its `recipes` each model's block of params.yaml.
 """
 
 import subprocess
@@ -16,12 +17,14 @@ from pathlib import Path
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import atomic_write_bytes
-from mnist_pipeline.core.paths import CROSSVAL_REPORT, REPORT_MD
+from mnist_pipeline.core.paths import CROSSVAL_REPORT, PARAMS_FILE, REPORT_MD
 
 README = Path("README.md")
 EXPERIMENTS_DOC = Path("docs/experiments.md")
+MODELS_DOC = Path("docs/models.md")
 # (file, block, report it copies, the command that makes the report)
 REPORT_BLOCKS = ((README, "results", REPORT_MD, "dvc repro"),
+                 (MODELS_DOC, "results", REPORT_MD, "dvc repro"),
                  (EXPERIMENTS_DOC, "crossval", CROSSVAL_REPORT, "dvc repro crossval/dvc.yaml"))
 
 
@@ -51,6 +54,16 @@ def metrics_block() -> str:
     return "```\n$ dvc metrics show\n" + "\n".join(line.rstrip() for line in shown.stdout.strip().splitlines()) + "\n```\n"
 
 
+def recipes_block() -> str:
+    """Each model's block of params.yaml, one table row per model: what it sets beyond `train`."""
+    import yaml
+
+    models = yaml.safe_load(PARAMS_FILE.read_text())["models"]
+    rows = [f"| `{name}` | {', '.join(f'`{key}: {value}`' for key, value in (block or {}).items()) or '(`train` as it is)'} |"
+            for name, block in models.items()]
+    return "| model | its block in `params.yaml` (hyperparameters and the `train` keys it overrides) |\n| --- | --- |\n" + "\n".join(rows) + "\n"
+
+
 def main() -> None:
     for path, name, report, command in REPORT_BLOCKS:
         try:
@@ -59,6 +72,8 @@ def main() -> None:
             raise PipelineError(f"{report}: cannot read ({exc.strerror}); run `{command}` first") from None
         replace_block(path, name, text)
         print(f"{path}: {name} block updated from {report}")
+    replace_block(MODELS_DOC, "recipes", recipes_block())
+    print(f"{MODELS_DOC}: recipes block updated from {PARAMS_FILE}")
     replace_block(README, "metrics", metrics_block())
     print(f"{README}: metrics block updated from `dvc metrics show`")
 
