@@ -1,6 +1,7 @@
 """Cross-validation's folds as Ray tasks: where a fold runs changes nothing, failures are one line,
 a stopped stage keeps its finished folds, and no Ray process outlives the stage."""
 
+import ipaddress
 import json
 import os
 import secrets
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.params import CrossvalParams
 from mnist_pipeline.training import ray_folds
 from tests.project import copy_project, environment, run
@@ -51,6 +53,15 @@ def test_an_unreachable_address_is_told_at_once():
     assert ray_folds.unreachable("ray://127.0.0.1:9") is not None
     assert ray_folds.unreachable("not-an-address") == "not host:port"
     assert time.monotonic() - started < ray_folds.CONNECT_TIMEOUT_S
+
+
+def test_a_malformed_address_is_one_line(monkeypatch):
+    assert ray_folds.unreachable("ray://[::1").startswith("not host:port")  # urlsplit's ValueError
+    assert ray_folds.unreachable("127.0.0.1:99999").startswith("not host:port")
+    monkeypatch.setenv("RAY_ADDRESS", "ray://[::1")
+    with pytest.raises(PipelineError, match=r"^RAY_ADDRESS=ray://\[::1: cannot reach a Ray cluster there \(not host:port"):
+        with ray_folds.ray_session():
+            pass
 
 
 def test_a_fold_asks_for_a_gpu_share_only_where_it_will_train_on_cuda():
@@ -92,6 +103,59 @@ def test_a_failing_fold_or_unknown_model_is_one_line_and_leaves_no_ray_process(t
     assert not _results(root, "model_4")
     time.sleep(1)
     assert ray_processes() <= before
+
+
+def _listening(pids: set[int]) -> set[tuple[str, str]]:
+    """(process name, address) of every TCP socket these processes listen on, read from
+    /proc/net/tcp and /proc/net/tcp6 (state 0A) and matched to the processes by socket inode."""
+    owners = {}
+    for pid in pids:
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    owners[link[len("socket:["):-1]] = name
+        except OSError:  # the process ended meanwhile
+            continue
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in owners:
+                host = bytes.fromhex(fields[1].split(":")[0])  # 32-bit words in the host's byte order
+                raw = b"".join(host[i:i + 4][::-1] for i in range(0, len(host), 4)) if sys.byteorder == "little" else host
+                found.add((owners[fields[9]], str(ipaddress.ip_address(raw))))
+    return found
+
+
+def _loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket tables")
+@pytest.mark.parametrize("ray_address", [None, "local"])
+def test_the_local_ray_instance_listens_on_loopback_only(tmp_path, raw_files, ray_address):
+    import psutil
+
+    root, env = _project(tmp_path, raw_files, epochs=1, threads=1)
+    env = {k: v for k, v in env.items() if k != "RAY_ADDRESS"} | ({"RAY_ADDRESS": ray_address} if ray_address else {})
+    stage = subprocess.Popen([sys.executable, "-m", "stages.crossval.folds", "model_4"], cwd=root, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = set()
+    while stage.poll() is None:
+        try:
+            processes = {stage.pid, *(child.pid for child in psutil.Process(stage.pid).children(recursive=True))}
+        except psutil.NoSuchProcess:
+            break
+        seen |= _listening(processes)
+        time.sleep(0.2)
+    stderr = stage.communicate(timeout=60)[1]
+    assert stage.returncode == 0, stderr
+    assert any(name == "gcs_server" for name, _ in seen), seen  # Ray's sockets were seen while it ran
+    assert {(name, address) for name, address in seen if not _loopback(address)} == set(), seen
 
 
 def _fold_inputs(model: str) -> tuple:

@@ -1,8 +1,8 @@
 """Cross-validation folds as Ray tasks: all folds of a model at once, as far as the resources go.
 
-With RAY_ADDRESS unset, the stage starts an embedded local Ray instance (bound to 127.0.0.1, no
-dashboard, Ray's token authentication as Ray sets it) and shuts it down when the stage ends, on
-error and Ctrl-C too. With RAY_ADDRESS set, the folds go to that cluster: the project's code
+With RAY_ADDRESS unset (or `local`), the stage starts an embedded local Ray instance whose every
+server listens on loopback only (no dashboard) and shuts it down when the stage ends, on error and
+Ctrl-C too. With RAY_ADDRESS set, the folds go to that cluster: the project's code
 travels in the job's runtime environment and the training images through the object store, so
 worker nodes need neither a checkout nor MNIST. The address is an environment variable, not a
 param: where folds run changes no result and no hash.
@@ -17,6 +17,7 @@ stage, as a fold stage without Ray does) and trains with exactly that many threa
 """
 
 import io
+import ipaddress
 import os
 import socket
 from contextlib import contextmanager, nullcontext, redirect_stdout
@@ -74,14 +75,17 @@ def train_fold(name: str, recipe: Recipe, crossval: CrossvalParams, data: Split,
     return {"result": fold_result(fold, crossval, train, val, trained.run), "node": node}
 
 
+LOCAL = ("", "local")  # RAY_ADDRESS values that mean the embedded instance
+
+
 def unreachable(address: str) -> str | None:
     """Why a Ray address cannot be reached within CONNECT_TIMEOUT_S, or None where a TCP connection opens."""
-    if address in ("auto", "local"):
+    if address in ("auto", *LOCAL):
         return None
-    parts = urlsplit(address if "://" in address else f"ray://{address}")
     try:
+        parts = urlsplit(address if "://" in address else f"ray://{address}")
         host, port = parts.hostname, parts.port
-    except ValueError as exc:
+    except ValueError as exc:  # `ray://[::1`, a port out of range
         return f"not host:port ({exc})"
     if not host or not port:
         return "not host:port"
@@ -93,19 +97,55 @@ def unreachable(address: str) -> str | None:
 
 
 @contextmanager
+def loopback_node():
+    """Ray on Linux gives a local instance the machine's outward IP address even when asked for
+    127.0.0.1 (ray.init resolves it), and its servers then listen on every interface. On macOS and
+    Windows Ray uses loopback for a local instance; this makes Linux do the same while it starts."""
+    from ray._private import ray_constants
+
+    previous = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = previous
+
+
+def start_local_instance(options: dict) -> None:
+    """An embedded Ray instance that accepts connections on loopback only; refused if Ray put it elsewhere."""
+    import ray
+
+    os.environ.pop("RAY_ADDRESS", None)  # local workers start in this folder, with this environment: nothing to ship
+    with loopback_node():
+        ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1",
+                 num_cpus=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+                 **options)
+    node_ip = ray.util.get_node_ip_address()
+    if not ipaddress.ip_address(node_ip).is_loopback:
+        ray.shutdown()
+        raise PipelineError(f"the local Ray instance would listen on {node_ip}, not only on loopback (ray "
+                            f"{ray.__version__}; requirements.txt pins the version this was checked with); "
+                            "install that version, or set RAY_ADDRESS to a cluster on a network you trust")
+
+
+@contextmanager
 def ray_session():
     """Ray, connected to RAY_ADDRESS's cluster or to an embedded local instance; yields whether it is local.
 
     Shut down when the block ends however it ends, which stops a local instance's processes."""
-    import ray
-
-    address = os.environ.get("RAY_ADDRESS", "")
-    options = dict(logging_level="ERROR", configure_logging=True, log_to_driver=True)
-    if address:
+    address = os.environ.get("RAY_ADDRESS", "").strip()
+    local = address in LOCAL
+    if not local:
         reason = unreachable(address)
         if reason:
             raise PipelineError(f"RAY_ADDRESS={address}: cannot reach a Ray cluster there ({reason}); start one "
                                 "(`ray start --head`) or unset RAY_ADDRESS to use a local instance")
+    import ray
+
+    options = dict(logging_level="ERROR", configure_logging=True, log_to_driver=True)
+    if local:
+        start_local_instance(options)
+    else:
         # The project's code travels with the job; the environment its threads wait in, too.
         runtime_env = {"py_modules": [Path(mnist_pipeline.__file__).parent, Path(models.__file__).parent],
                        "env_vars": {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}}
@@ -114,13 +154,8 @@ def ray_session():
         except (ConnectionError, RuntimeError, ValueError) as exc:  # `auto` with no cluster, a refused token
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise PipelineError(f"RAY_ADDRESS={address}: cannot connect to Ray ({first})") from None
-    else:  # local workers start in this folder, with this environment: nothing to ship (a second saved)
-        os.environ.pop("RAY_ADDRESS", None)
-        ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1",
-                 num_cpus=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-                 **options)
     try:
-        yield not address
+        yield local
     finally:
         ray.shutdown()
 
