@@ -133,9 +133,9 @@ def test_every_option_reruns_byte_identically(data, recipe):
         ("momentum", 1.0, "train.momentum: invalid value 1.0"),
         ("warmup", 0, "train.warmup: invalid value 0 "),
         ("label_smoothing", 1, "train.label_smoothing: invalid value 1 "),
-        ("augment_rotate", -5, "train.augment_rotate: invalid value -5 (allowed: 0..180 degrees)"),
+        ("augment_rotate", -5, "train.augment_rotate: invalid value -5 (allowed: 0 <= augment_rotate <= 180)"),
         ("augment_scale", 0.9, "train.augment_scale: invalid value 0.9"),
-        ("augment_low_res", 1.5, "train.augment_low_res: invalid value 1.5 (allowed: 0..1, the share"),
+        ("augment_low_res", 1.5, "train.augment_low_res: invalid value 1.5 (allowed: 0 <= augment_low_res <= 1)"),
         ("augment_translate", "a bit", "train.augment_translate: expected a number, got 'a bit'"),
     ],
 )

@@ -18,7 +18,7 @@ from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.mnist import RAW_FILES
 from mnist_pipeline.core.params_file import load_params, parse_params  # noqa: F401 (the loaders' home is params_file)
 from mnist_pipeline.core.paths import PARAMS_FILE
-from mnist_pipeline.core.schema_errors import Invalid, Problem, first_error
+from mnist_pipeline.core.schema_errors import Refused, first_error
 
 # No coercion (a quoted "2" is not a number), no unknown keys, no nan or inf; ints pass as floats.
 STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
@@ -43,7 +43,7 @@ class DownloadParams:
     def _non_empty(cls, sources: list[str]) -> list[str]:
         for i, source in enumerate(sources):
             if not source:
-                raise Problem(f"expected a URL or path, got {source!r}", f"[{i}]")
+                raise Refused(f"expected a URL or path, got {source!r}", f"[{i}]")
         return sources
 
     @field_validator("sha256")
@@ -51,12 +51,12 @@ class DownloadParams:
     def _every_file(cls, digests: dict[str, str]) -> dict[str, str]:
         for name, digest in digests.items():
             if name not in RAW_FILES:
-                raise Problem(f"unknown file (allowed: {', '.join(RAW_FILES)})", name)
+                raise Refused(f"unknown file (allowed: {', '.join(RAW_FILES)})", name)
             if not re.fullmatch(r"[0-9a-f]{64}", digest):
-                raise Problem("expected 64 lowercase hex digits", name)
+                raise Refused("expected 64 lowercase hex digits", name)
         for name in RAW_FILES:
             if name not in digests:
-                raise Problem("required key is missing", name)
+                raise Refused("required key is missing", name)
         return digests
 
 
@@ -115,7 +115,7 @@ class CrossvalParams:
     @classmethod
     def _one_to_k(cls, folds: list) -> list:
         if len(folds) < 2 or [type(i) for i in folds] != [int] * len(folds) or folds != list(range(1, len(folds) + 1)):
-            raise Invalid("the fold numbers 1..k for k >= 2, e.g. [1, 2, 3, 4, 5]")
+            raise Refused(f"invalid value {folds!r} (allowed: the fold numbers 1..k for k >= 2, e.g. [1, 2, 3, 4, 5])")
         return folds
 
     @property

@@ -13,45 +13,16 @@ from pydantic.fields import FieldInfo
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.paths import PARAMS_FILE
 
-KINDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list",
-         dict: "a mapping"}
+EXPECTED = {"int_type": "an integer", "float_type": "a number", "finite_number": "a number", "string_type": "a string",
+            "literal_error": "a string", "bool_type": "true or false", "list_type": "a list", "dict_type": "a mapping"}
 
 
-class Invalid(ValueError):
-    """Raised by a validator: the value is refused, `allowed` says what passes."""
+class Refused(ValueError):
+    """Raised by a validator: what is wrong with the field's value, or with its entry `key`."""
 
-    def __init__(self, allowed: str, key: str | None = None):
-        super().__init__(allowed)
-        self.allowed, self.key = allowed, key
-
-
-class Problem(ValueError):
-    """Raised by a validator: key (under the field) has a problem other than its range."""
-
-    def __init__(self, message: str, key: str | None = None):
+    def __init__(self, message: str, key: str = ""):
         super().__init__(message)
         self.message, self.key = message, key
-
-
-def allowed(field: FieldInfo, name: str) -> str:
-    """`> 0`, `0 <= momentum < 1`, `auto|cpu|cuda|mps`, and the field's examples: from its declaration."""
-    if typing.get_origin(field.annotation) is typing.Literal:
-        text = "|".join(typing.get_args(field.annotation))
-    else:
-        low = next((f"{_bound(c.gt)} <" if isinstance(c, Gt) else f"{_bound(c.ge)} <=" for c in field.metadata
-                    if isinstance(c, (Gt, Ge))), "")
-        high = next((f"< {_bound(c.lt)}" if isinstance(c, Lt) else f"<= {_bound(c.le)}" for c in field.metadata
-                     if isinstance(c, (Lt, Le))), "")
-        if low and high:
-            text = f"{low} {name} {high}"
-        elif low:
-            text = f"{'>' if low.endswith(' <') else '>='} {low.split()[0]}"
-        else:
-            text = high or "any value of its type"
-    if field.examples:
-        text += f", e.g. {' or '.join(str(e) for e in field.examples)}"
-    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-    return text + (f", {extra['note']}" if "note" in extra else "")
 
 
 def _bound(value) -> str:
@@ -60,12 +31,23 @@ def _bound(value) -> str:
     return f"2^{value.bit_length() - 1}" if big else str(value)
 
 
-def _place(loc: tuple, where) -> str:
-    """loc's key as the user knows it: where(first key), then `.key` or `[index]` for nested ones."""
-    text = where(str(loc[0]))
-    for part in loc[1:]:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text
+def allowed(field: FieldInfo, name: str) -> str:
+    """`> 0`, `0 < momentum < 1`, `auto|cpu|cuda|mps`, with the field's examples: from its declaration."""
+    if typing.get_origin(field.annotation) is typing.Literal:
+        text = "|".join(typing.get_args(field.annotation))
+    else:
+        low = next((f"{_bound(c.gt)} <" if isinstance(c, Gt) else f"{_bound(c.ge)} <="
+                    for c in field.metadata if isinstance(c, (Gt, Ge))), "")
+        high = next((f"< {_bound(c.lt)}" if isinstance(c, Lt) else f"<= {_bound(c.le)}"
+                     for c in field.metadata if isinstance(c, (Lt, Le))), "")
+        if low and high:
+            text = f"{low} {name} {high}"
+        else:  # `0 <` reads `> 0`
+            text = " ".join(reversed(low.split())).replace("<", ">") if low else high or "any value of its type"
+    if field.examples:
+        text += f", e.g. {' or '.join(str(e) for e in field.examples)}"
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    return text + (f", {extra['note']}" if "note" in extra else "")
 
 
 def first_error(exc: ValidationError, fields: dict[str, FieldInfo], where) -> PipelineError:
@@ -74,30 +56,17 @@ def first_error(exc: ValidationError, fields: dict[str, FieldInfo], where) -> Pi
     error = exc.errors()[0]
     loc, kind, value = error["loc"], error["type"], error["input"]
     cause = (error.get("ctx") or {}).get("error")
-    key = _place(loc, where) if loc else where("")
-    if isinstance(cause, (Invalid, Problem)) and cause.key:
-        key += f".{cause.key}"
+    key = where(str(loc[0]) if loc else "") + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
+    key += f".{cause.key}".replace(".[", "[") if isinstance(cause, Refused) and cause.key else ""
     if kind in ("unexpected_keyword_argument", "extra_forbidden"):
-        return PipelineError(f"{PARAMS_FILE}: {key}: unknown key (allowed: {', '.join(fields)})")
-    if kind in ("missing", "missing_keyword_argument"):
-        return PipelineError(f"{PARAMS_FILE}: {key}: required key is missing")
-    if isinstance(cause, Problem):
-        return PipelineError(f"{PARAMS_FILE}: {key}: {cause.message}")
-    field = fields.get(str(loc[0])) if loc else None
-    if isinstance(cause, Invalid):
-        return PipelineError(f"{PARAMS_FILE}: {key}: invalid value {value!r} (allowed: {cause.allowed})")
-    if kind.endswith("_type") or kind in ("finite_number", "literal_error") and not isinstance(value, str):
-        expected = KINDS.get(_kind(field.annotation) if field and len(loc) == 1 else None, kind.removesuffix("_type"))
-        if kind == "literal_error":
-            expected = "a string"
-        elif kind.endswith("_type") and len(loc) > 1:
-            expected = {"string_type": "a string", "int_type": "an integer", "float_type": "a number"}.get(kind, expected)
-        return PipelineError(f"{PARAMS_FILE}: {key}: expected {expected}, got {value!r}")
-    text = allowed(field, str(loc[-1])) if field and len(loc) == 1 else error["msg"]
-    return PipelineError(f"{PARAMS_FILE}: {key}: invalid value {value!r} (allowed: {text})")
-
-
-def _kind(annotation) -> type | None:
-    if typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    return typing.get_origin(annotation) or annotation
+        problem = f"unknown key (allowed: {', '.join(fields)})"
+    elif kind in ("missing", "missing_keyword_argument"):
+        problem = "required key is missing"
+    elif isinstance(cause, Refused):
+        problem = cause.message
+    elif kind in EXPECTED and not (kind == "literal_error" and isinstance(value, str)):
+        problem = f"expected {EXPECTED[kind]}, got {value!r}"
+    else:
+        text = allowed(fields[loc[0]], loc[0]) if len(loc) == 1 and loc[0] in fields else error["msg"]
+        problem = f"invalid value {value!r} (allowed: {text})"
+    return PipelineError(f"{PARAMS_FILE}: {key}: {problem}")
