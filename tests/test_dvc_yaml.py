@@ -167,3 +167,36 @@ def test_readme_blocks_are_replaced_between_their_markers(tmp_path):
     assert readme.read_text() == "intro\n<!-- perf:start -->\nnew\ntable\n<!-- perf:end -->\nrest\n"
     with pytest.raises(PipelineError, match="no `<!-- other:start -->`"):
         replace_block(readme, "other", "x\n")
+
+
+def test_the_deps_writer_changes_only_the_py_lines_of_deps_lists():
+    """`python -m mnist_pipeline.deps --write` keeps every comment, other dep and section as written."""
+    from mnist_pipeline.deps import rewrite
+
+    text = """# top comment
+stages:
+  train:
+    matrix:
+      model: ${models}
+    cmd: python -m stages.train ${item.model}
+    deps:
+      - data/prepared/train.pt  # the split
+      - stages/train.py
+      - mnist_pipeline/core/gone.py
+      - mnist_pipeline/core/params.py  # kept with its comment
+      - models/${item.model}.py
+    params:
+      - train
+  other:
+    deps:
+      - stages/other.py
+plots:
+  - deps:
+      - stages/not_a_stage.py
+"""
+    wanted = {"train": ["stages/train.py", "mnist_pipeline/core/a_new.py", "mnist_pipeline/core/params.py",
+                        "mnist_pipeline/training/steps.py", "models/${item.model}.py"]}
+    assert rewrite(text, wanted) == text.replace(
+        "      - mnist_pipeline/core/gone.py\n", "      - mnist_pipeline/core/a_new.py\n").replace(
+        "  # kept with its comment\n", "  # kept with its comment\n      - mnist_pipeline/training/steps.py\n")
+    assert rewrite(text, {}) == text
