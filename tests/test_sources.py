@@ -8,7 +8,7 @@ import pytest
 
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.mnist import RAW_FILES, TRAIN_IMAGES, TRAIN_LABELS
-from mnist_pipeline.data.sources import fetch_verified
+from mnist_pipeline.data.sources import fetch_verified, max_compressed
 
 
 def test_folder_and_file_url_mirrors(mirror, raw_files, raw_digests):
@@ -47,6 +47,26 @@ def test_truncated_gzip_is_reported(tmp_path, mirror, raw_digests):
         (tmp_path / f"{name}.gz").write_bytes(data[: len(data) // 2])
     with pytest.raises(PipelineError, match=r"train-images-idx3-ubyte.gz: not a valid gzip file \(Compressed file ended"):
         fetch_verified([str(tmp_path)], raw_digests, 5)
+
+
+def test_a_decompression_bomb_is_refused_after_the_files_largest_size(tmp_path, mirror, raw_files, raw_digests, caplog):
+    """32 MiB of zeros in a 32 KB gzip, as the 60,008-byte labels file: decompression stops past 60,008
+    bytes, one warning line, and the next source serves."""
+    bomb = tmp_path / "bomb"
+    bomb.mkdir()
+    (bomb / f"{TRAIN_LABELS}.gz").write_bytes(gzip.compress(bytes(32 << 20), compresslevel=9))
+    assert fetch_verified([str(bomb), str(mirror)], raw_digests, 5) == raw_files
+    (warning,) = [r.getMessage() for r in caplog.records if TRAIN_LABELS in r.getMessage()]
+    assert f"{TRAIN_LABELS}.gz: unpacks to more than the 60,008 bytes an MNIST copy can have" in warning
+
+
+def test_a_file_larger_than_any_copy_is_not_read_to_its_end(tmp_path, mirror, raw_files, raw_digests, caplog):
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / f"{TRAIN_LABELS}.gz").write_bytes(bytes(max_compressed(TRAIN_LABELS) + 1))
+    assert fetch_verified([str(big), str(mirror)], raw_digests, 5) == raw_files
+    assert any(f"{TRAIN_LABELS}.gz: larger than the {max_compressed(TRAIN_LABELS):,} bytes" in r.getMessage()
+               for r in caplog.records)
 
 
 def test_nothing_is_accepted_without_a_matching_digest(mirror, raw_digests):

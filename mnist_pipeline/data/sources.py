@@ -7,6 +7,7 @@ decompressed bytes match the expected SHA-256.
 
 import gzip
 import hashlib
+import io
 import logging
 import os
 import urllib.error
@@ -16,10 +17,21 @@ import zlib
 from pathlib import Path
 
 from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.core.mnist import RAW_FILES
+from mnist_pipeline.core.mnist import IMAGE_SHAPE, RAW_FILES, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS
 from mnist_pipeline.data import pypi_wheel
 
 log = logging.getLogger(__name__)
+
+# The canonical files' sizes (an IDX header, then a byte per pixel or label): no copy that could match
+# a digest is larger, so reading stops there, and a gzip bomb costs at most this much memory.
+PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+MAX_BYTES = {TRAIN_IMAGES: 16 + 60_000 * PIXELS, TRAIN_LABELS: 8 + 60_000,
+             TEST_IMAGES: 16 + 10_000 * PIXELS, TEST_LABELS: 8 + 10_000}
+
+
+def max_compressed(name: str) -> int:
+    """A gzip holding MAX_BYTES[name] is at most a little larger, even of incompressible bytes."""
+    return MAX_BYTES[name] + MAX_BYTES[name] // 100 + 1024
 
 
 class SourceUnavailable(Exception):
@@ -30,10 +42,17 @@ class BadFile(Exception):
     """The source answered, but this file is missing or wrong."""
 
 
-def _read_url(url: str, timeout_s: float) -> bytes:
+def _too_large(limit: int) -> BadFile:
+    return BadFile(f"larger than the {limit:,} bytes an MNIST copy can have; not this file")
+
+
+def _read_url(url: str, timeout_s: float, limit: int) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            return response.read()
+            data = response.read(limit + 1)
+        if len(data) > limit:
+            raise _too_large(limit)
+        return data
     except urllib.error.HTTPError as exc:
         raise BadFile(f"HTTP {exc.code}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
@@ -41,34 +60,44 @@ def _read_url(url: str, timeout_s: float) -> bytes:
         raise SourceUnavailable(f"unreachable ({reason})") from None
 
 
-def _read_folder(folder: Path, name: str) -> bytes:
+def _read_folder(folder: Path, name: str, limit: int) -> bytes:
     if not folder.is_dir():
         raise SourceUnavailable(f"no such folder {folder}")
     try:
-        return (folder / name).read_bytes()
+        with open(folder / name, "rb") as file:  # a link to /dev/zero, a growing file: read no further
+            data = file.read(limit + 1)
     except OSError as exc:
         raise BadFile(exc.strerror or str(exc)) from None
+    if len(data) > limit:
+        raise _too_large(limit)
+    return data
 
 
-def _gunzip(data: bytes) -> bytes:
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """The decompressed bytes, decompressing no further than limit (+1, to tell a larger file)."""
     try:
-        return gzip.decompress(data)
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as file:
+            unpacked = file.read(limit + 1)
     except (OSError, EOFError, zlib.error) as exc:
         kind = "an HTML page" if data.lstrip()[:1] == b"<" else "not a valid gzip file"
         raise BadFile(f"{kind} ({exc})") from None
+    if len(unpacked) > limit:
+        raise BadFile(f"unpacks to more than the {limit:,} bytes an MNIST copy can have (a decompression bomb?); "
+                      "stopped reading there")
+    return unpacked
 
 
 def fetch_compressed(source: str, name: str, timeout_s: float) -> bytes:
     """The decompressed bytes of `name` from one mirror (URL or folder holding `name`.gz)."""
-    scheme = urllib.parse.urlparse(source).scheme
+    scheme, limit = urllib.parse.urlparse(source).scheme, max_compressed(name)
     if scheme in ("http", "https"):
-        data = _read_url(source.rstrip("/") + f"/{name}.gz", timeout_s)
+        data = _read_url(source.rstrip("/") + f"/{name}.gz", timeout_s, limit)
     elif scheme == "file":
         path = urllib.request.url2pathname(urllib.parse.urlparse(source).path)
-        data = _read_folder(Path(path), f"{name}.gz")
+        data = _read_folder(Path(path), f"{name}.gz", limit)
     else:
-        data = _read_folder(Path(os.path.expanduser(source)), f"{name}.gz")
-    return _gunzip(data)
+        data = _read_folder(Path(os.path.expanduser(source)), f"{name}.gz", limit)
+    return _gunzip(data, MAX_BYTES[name])
 
 
 def fetch_verified(sources: list[str], sha256: dict[str, str], timeout_s: float) -> dict[str, bytes]:
