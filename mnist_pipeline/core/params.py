@@ -229,5 +229,7 @@ def model_recipe(params: dict, model: str, hyperparameter_types: dict[str, type]
         validate(TrainParams, shared, lambda key: f"train.{key}")
     train = validate(TrainParams, {**shared, **overrides},
                      lambda key: f"models.{model}.{key}" if key in overrides else f"train.{key}")
+    if not types:  # a constructor without hyperparameters: nothing to build a schema for
+        return Recipe(train, {})
     checked = validate(hyperparameters_schema(model, types), hyperparameters, lambda key: f"models.{model}.{key}")
     return Recipe(train, {key: getattr(checked, key) for key in hyperparameters})
