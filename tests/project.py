@@ -47,6 +47,13 @@ def copy_project(dest: Path, raw_files: dict[str, bytes], mirror_dir: Path, mode
     return dest
 
 
+def add_dvc_settings(root: Path) -> None:
+    """After `dvc init` (which refuses an existing .dvc/): the project's plot templates and page, and
+    its DVC config that names the page."""
+    shutil.copytree(ROOT / ".dvc" / "plots", root / ".dvc" / "plots", dirs_exist_ok=True)
+    shutil.copy2(ROOT / ".dvc" / "config", root / ".dvc" / "config")
+
+
 def _keep_models(dvc_yaml: Path, models: tuple[str, ...]) -> None:
     """dvc.yaml's per-model artifacts and plot lines for `models` only (the stages follow params.yaml)."""
     pipeline = yaml.safe_load(dvc_yaml.read_text())

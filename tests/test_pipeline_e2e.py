@@ -13,7 +13,7 @@ import yaml
 
 from mnist_pipeline.core.paths import EPOCH_METRICS
 from mnist_pipeline.training.live import PLOT_ONLY
-from tests.project import copy_project, environment, run
+from tests.project import add_dvc_settings, copy_project, environment, run
 
 # Two models: the stages of every model come from one matrix template (test_dvc_yaml checks each
 # model's deps; test_crossval's stage test runs the other two), and each more model costs this
@@ -73,6 +73,7 @@ def repo(tmp_path_factory, raw_files):
     env = environment(base)
     run(["git", "init", "-q", "-b", "main"], root, env)
     run(["dvc", "init", "-q"], root, env)
+    add_dvc_settings(root)
     run(["git", "add", "-A"], root, env)
     run(["git", "commit", "-q", "-m", "project"], root, env)
     return root, env
