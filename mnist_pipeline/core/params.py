@@ -8,7 +8,7 @@ line derived from the field (core/schema_errors.py), e.g. `params.yaml: train.lr
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 from pydantic.dataclasses import dataclass as schema
@@ -22,8 +22,8 @@ from mnist_pipeline.core.schema_errors import Refused, first_error
 
 # No coercion (a quoted "2" is not a number), no unknown keys, no nan or inf; ints pass as floats.
 STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-DEVICES = ("auto", "cpu", "cuda", "mps")
 Device = Literal["auto", "cpu", "cuda", "mps"]
+DEVICES = get_args(Device)
 # torch reads seeds, counts and sizes as signed 64-bit integers.
 INT64 = 2**63
 
@@ -137,17 +137,14 @@ SECTIONS = {"download": DownloadParams, "preprocess": PreprocessParams, "train":
 
 def validate(cls: type, values: dict, where) -> Any:
     """cls built from values, or the first error in one line; where(key) is the key's place in params.yaml."""
-    if not all(isinstance(key, str) for key in values):
-        bad = next(key for key in values if not isinstance(key, str))
-        raise PipelineError(f"{PARAMS_FILE}: {where(str(bad))}: unknown key (allowed: {', '.join(_fields(cls))})")
+    fields = cls.__pydantic_fields__
+    for key in values:
+        if not isinstance(key, str):  # YAML allows `1: x`; a keyword cannot be one
+            raise PipelineError(f"{PARAMS_FILE}: {where(str(key))}: unknown key (allowed: {', '.join(fields)})")
     try:
         return cls.model_validate(values) if issubclass(cls, BaseModel) else cls(**values)
     except ValidationError as exc:
-        raise first_error(exc, _fields(cls), where) from None
-
-
-def _fields(cls: type) -> dict:
-    return cls.__pydantic_fields__
+        raise first_error(exc, fields, where) from None
 
 
 def check_sections(params: dict) -> None:
@@ -217,7 +214,7 @@ def model_recipe(params: dict, model: str, hyperparameter_types: dict[str, type]
     if not isinstance(block, dict):
         raise PipelineError(f"{PARAMS_FILE}: models.{model}: expected a mapping")
     types = catalog.hyperparameter_types(model) if hyperparameter_types is None else hyperparameter_types
-    train_keys = list(_fields(TrainParams))
+    train_keys = list(TrainParams.__pydantic_fields__)
     shared = section(params, "train")
     for key in block:
         if key not in types and key not in train_keys:
