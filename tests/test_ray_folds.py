@@ -84,6 +84,24 @@ def test_the_main_pipeline_never_imports_ray():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
 
 
+def test_training_images_replaced_while_the_folds_train_are_refused(tmp_path, raw_files, monkeypatch):
+    """DVC hashes a stage's deps after it ran: the new file's hash would be recorded beside folds of the old."""
+    from stages.crossval import folds as stage
+
+    root, _ = _project(tmp_path, raw_files)
+    monkeypatch.chdir(root)
+    labels = root / "data/raw/train-labels-idx1-ubyte"
+
+    def folds_while_the_labels_change(name, recipe, crossval, data, *rest, **options):
+        labels.write_bytes(labels.read_bytes()[:-1] + b"\x00")
+        return {fold: {"val_accuracy": 0.5} for fold in crossval.folds}
+
+    monkeypatch.setattr(stage, "run_folds", folds_while_the_labels_change)
+    with pytest.raises(PipelineError, match="data/raw/train-labels-idx1-ubyte changed while the folds trained; the "
+                                            "results hold the old data, run `dvc repro crossval/dvc.yaml` again"):
+        stage.main(["model_4"])
+
+
 # --- on a local instance -----------------------------------------------------------------------
 
 @pytest.mark.slow
@@ -233,6 +251,33 @@ def test_folds_spread_over_nodes_give_what_one_process_gives(tmp_path, raw_files
     assert len({line.rsplit("on node ", 1)[1] for line in seen if "on node" in line}) == 2, seen
     assert sorted(finished) == [1, 2]
     assert {p.name: p.read_bytes() for p in sorted(Path("out").glob("fold_*.json"))} == expected and len(expected) == 2
+
+
+@pytest.mark.slow
+def test_folds_no_live_node_can_run_are_one_line_not_a_wait_forever(tmp_path, raw_files, monkeypatch):
+    """Ray waits for resources forever; a node that died mid-fold, leaving none with the CPUs, hung the stage
+    without a word (checked by hand with a Cluster whose one worker node was removed). Here no node ever has them."""
+    from ray.cluster_utils import Cluster
+
+    root, _ = _project(tmp_path, raw_files, threads=2)
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(ray_folds, "STALL_S", 1)
+    recipe, crossval, data = _fold_inputs("model_4")
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    monkeypatch.setenv("RAY_ADDRESS", cluster.address)
+
+    def hung(signum, frame):
+        raise TimeoutError("the stage still waits for a node after 120 s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(120)
+    try:
+        with pytest.raises(PipelineError, match=r"^model_4: no live node of the Ray cluster has 2 CPUs for a fold"):
+            ray_folds.run_folds("model_4", recipe, crossval, data, Path("out"), Path("out/marks"), [], log=print)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        cluster.shutdown()
 
 
 # --- end to end, against a separately started cluster ------------------------------------------

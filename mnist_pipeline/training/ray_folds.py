@@ -20,6 +20,7 @@ import io
 import ipaddress
 import os
 import socket
+import time
 from contextlib import contextmanager, nullcontext, redirect_stdout
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -42,6 +43,7 @@ from mnist_pipeline.training.session import train_model
 
 CONNECT_TIMEOUT_S = 10
 RETRIES = 3  # a task whose worker process or node dies is run again, from its start
+STALL_S = 60  # how long folds wait while no live node can run one (a dead node may come back)
 
 
 def fold_result(fold: int, crossval: CrossvalParams, train: Split, val: Split, run) -> dict:
@@ -194,8 +196,18 @@ def run_folds(name: str, recipe: Recipe, crossval: CrossvalParams, data: Split, 
         pending = {task.remote(name, recipe, crossval, data_ref, folds_ref, fold): fold
                    for fold in crossval.folds if fold not in finished}
         with tqdm(total=crossval.k, initial=len(finished), desc=f"{name} folds", unit="fold", disable=None) as bar:
+            stalled_since = None
             while pending:
-                (ready,), _ = ray.wait(list(pending), num_returns=1)
+                done, _ = ray.wait(list(pending), num_returns=1, timeout=5)
+                if not done:  # Ray waits for resources forever: a cluster whose nodes cannot run a fold says so
+                    stalled_since = None if fold_fits(threads, gpus) else stalled_since or time.monotonic()
+                    if stalled_since and time.monotonic() - stalled_since > STALL_S:
+                        raise PipelineError(
+                            f"{name}: no live node of the Ray cluster has {threads} CPU{'s' if threads != 1 else ''}"
+                            f"{f' and {gpus} GPU' if gpus else ''} for a fold (for {STALL_S} s; a node died?); "
+                            "add one (`ray start --address=...`) or run again; finished folds are kept")
+                    continue
+                (ready,) = done
                 fold = pending.pop(ready)
                 try:
                     answer = ray.get(ready)
@@ -214,6 +226,14 @@ def run_folds(name: str, recipe: Recipe, crossval: CrossvalParams, data: Split, 
                     f"after epoch {answer['result']['epochs_run']}, on node {answer['node'][:12]}")
                 bar.update(1)
     return finished
+
+
+def fold_fits(threads: int, gpus: float) -> bool:
+    """Whether some live node of the cluster has the CPUs and GPU share one fold asks for."""
+    import ray
+
+    return any(node["Alive"] and node["Resources"].get("CPU", 0) >= threads and node["Resources"].get("GPU", 0) >= gpus
+               for node in ray.nodes())
 
 
 def clear_markers(done_markers: Path) -> None:
