@@ -87,11 +87,11 @@ def test_the_temperature_comes_from_validation_and_changes_no_prediction():
 
 @pytest.fixture
 def evaluated(tmp_path, raw_files, monkeypatch):
-    """A project with model_1, randomly initialised and made overconfident (its last layer's weights
-    times 20), evaluated in-process on the synthetic splits."""
+    """A project with model_1 after three steps of training on the synthetic images (about half of
+    them right, and far less sure of itself than that), evaluated in-process."""
     from mnist_pipeline.core import paths
     from mnist_pipeline.core.files import write_json
-    from mnist_pipeline.data.splits import prepare, save_split
+    from mnist_pipeline.data.splits import normalize, prepare, save_split
     from mnist_pipeline.training.checkpoint import save_checkpoint
     from stages import evaluate
     from tests.synthetic import write_raw
@@ -103,8 +103,11 @@ def evaluated(tmp_path, raw_files, monkeypatch):
         save_split(splits[name], paths.prepared_split(name))
     torch.manual_seed(0)
     model = build("model_1")
-    with torch.no_grad():
-        model.fc2.weight.mul_(20)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(3):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(normalize(splits["train"].images)), splits["train"].labels).backward()
+        optimizer.step()
     save_checkpoint(paths.checkpoint("model_1"), model.state_dict(), "model_1", {}, epoch=1, val_accuracy=0.1)
     write_json({"parameters": 26_698, "best_val_accuracy": 0.1, "best_epoch": 1, "epochs_run": 1, "device": "cpu"},
                paths.model_metrics("model_1", "train.json"))
@@ -118,10 +121,12 @@ def test_evaluate_writes_the_temperature_fitted_on_validation(evaluated):
     root, model, splits = evaluated
     calibration = json.loads((root / "metrics/model_1/calibration.json").read_text())
     val_logits = logits_of(model, normalize(splits["val"].images))
+    test_logits = logits_of(model, normalize(splits["test"].images))
     assert calibration["temperature"] == round(fit_temperature(val_logits, splits["val"].labels), 6)
-    assert calibration["temperature"] > 1  # the overconfident model is cooled down
+    assert calibration["temperature"] != round(fit_temperature(test_logits, splits["test"].labels), 6)
+    assert calibration["temperature"] < 1  # the underconfident model is sharpened
     assert 0 <= calibration["ece_after"] < calibration["ece_before"] <= 1  # fractions of 1
-    assert calibration["mean_confidence_after"] < calibration["mean_confidence_before"]
+    assert calibration["mean_confidence_after"] > calibration["mean_confidence_before"]
     summary = json.loads((root / "metrics/summary/model_1.json").read_text())
     assert summary["test_ece"] == calibration["ece_after"]
     # The test metrics are still score()'s, from the same logits.
