@@ -1,5 +1,6 @@
 import gzip
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,9 +8,10 @@ import torch
 from PIL import Image, ImageDraw, ImageOps
 
 from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.data.framing import to_mnist, to_mnist_digits
 from mnist_pipeline.data.idx import decode_idx, encode_idx
-from mnist_pipeline.predict import main, read_inputs
+from mnist_pipeline.predict.command import main
+from mnist_pipeline.predict.framing import to_mnist, to_mnist_digits
+from mnist_pipeline.predict.inputs import read_inputs
 from mnist_pipeline.training.checkpoint import load_checkpoint, save_checkpoint
 from mnist_pipeline.training.device import make_deterministic
 from mnist_pipeline.training.loop import fit
@@ -188,20 +190,38 @@ def test_checkpoint_of_another_architecture(tmp_path, checkpoint, digits):
         main([str(wrong), str(picture)])
 
 
-def test_the_console_command_finds_a_models_checkpoint_from_any_folder(tmp_path, monkeypatch):
+def test_a_model_name_means_the_dvc_project_the_user_stands_in(tmp_path, monkeypatch, checkpoint, capsys):
     import importlib
+    import shutil
 
     import tomllib
 
-    from mnist_pipeline.predict import resolve_checkpoint
+    from mnist_pipeline.predict.project import resolve_checkpoint
     from tests.project import ROOT
 
     target = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["mnist-predict"]
     module, function = target.split(":")
     assert callable(getattr(importlib.import_module(module), function))
-    monkeypatch.chdir(tmp_path)
-    assert resolve_checkpoint("model_2") == ROOT / "checkpoints" / "model_2" / "best.pt"
-    assert resolve_checkpoint("mine.pt") == tmp_path / "mine.pt" or resolve_checkpoint("mine.pt").name == "mine.pt"
+    other = tmp_path / "other-clone"
+    (other / ".dvc").mkdir(parents=True)
+    (other / "checkpoints" / "model_1").mkdir(parents=True)
+    shutil.copy(checkpoint, other / "checkpoints" / "model_1" / "best.pt")
+    (other / "deep" / "er").mkdir(parents=True)
+    monkeypatch.chdir(other / "deep" / "er")  # anywhere inside the other clone
+    assert resolve_checkpoint("model_2", Path.cwd().parents[1]) == other / "checkpoints" / "model_2" / "best.pt"
+    picture = other / "seven.png"
+    _stroke_digit().save(picture)
+    main(["model_1", str(picture)])
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith(f"using {other / 'checkpoints' / 'model_1' / 'best.pt'} ") and "uncalibrated" in first
+
+    monkeypatch.chdir(tmp_path)  # in no DVC project: a name means nothing, a file still works
+    with pytest.raises(PipelineError, match="model name 'model_1' needs a DVC project.*name a checkpoint file"):
+        main(["model_1", str(picture)])
+    with pytest.raises(PipelineError, match="choosing a model needs a DVC project"):
+        main([str(picture)])
+    main([str(checkpoint), str(picture)])
+    assert capsys.readouterr().err.startswith(f"using {checkpoint} ")
 
 
 def test_save_inputs_onto_a_file_is_one_line_before_any_work(tmp_path, checkpoint):
@@ -257,7 +277,9 @@ def test_ruled_and_squared_paper_lines_are_not_ink(squared):
     assert len(framed) == 1 and _similar(framed[0], reference) > 0.9
 
 
-def test_a_number_is_read_digit_by_digit_left_to_right(tmp_path, checkpoint, capsys):
+def test_a_number_is_read_digit_by_digit_left_to_right(tmp_path):
+    from mnist_pipeline.predict.reader import Reader
+
     page = Image.new("L", (700, 400), 255)
     _four(page, 60, 100)
     seven = _stroke_digit(size=400, offset=(0, 0))  # the 7 drawn at the top left of its own page
@@ -269,10 +291,23 @@ def test_a_number_is_read_digit_by_digit_left_to_right(tmp_path, checkpoint, cap
     assert _similar(framed[0], to_mnist(alone)) > 0.95 and _similar(framed[1], to_mnist(seven)) > 0.95
     path = tmp_path / "47.png"
     page.save(path)
-    main([str(checkpoint), str(path), "--json"])
-    [answer] = json.loads(capsys.readouterr().out)
-    assert answer["number"] == "".join(str(d["digit"]) for d in answer["digits"]) and len(answer["digits"]) == 2
-    assert all(0 < d["probability"] <= 1 for d in answer["digits"])
+
+    class TallIsSure(torch.nn.Module):
+        """Sure of a 4 when the framed ink is a digit's full 20 rows tall, unsure of anything else."""
+
+        def forward(self, x):
+            rows = (x[:, 0] > 0).any(dim=2).sum(dim=1)
+            logits = torch.zeros(len(x), 10)
+            logits[:, 4] = torch.where(rows >= 18, 30.0, 0.0)
+            return logits
+
+    reader = Reader(TallIsSure(), {"mean": 0.1307, "std": 0.3081}, torch.device("cpu"))
+    [(answer, seen)] = reader.answers(read_inputs(path))
+    assert answer["number"] == "44" and len(seen) == 2  # each part a sure digit, the squeezed whole not
+    assert all(d["probability"] == 1.0 for d in answer["digits"])
+    alone.save(tmp_path / "4.png")
+    [(answer, seen)] = reader.answers(read_inputs(tmp_path / "4.png"))
+    assert answer["digit"] == 4 and len(seen) == 1
 
 
 def test_digits_that_touch_are_refused_in_one_line():
@@ -299,9 +334,9 @@ def test_one_bad_file_among_many_costs_only_its_own_answer(tmp_path, checkpoint,
     assert err.count("error: ") == 1 and "broken.png: not a readable image" in err
 
 
-def test_without_a_model_named_predict_takes_the_best_cross_validated_one(tmp_path, monkeypatch, capsys):
-    from mnist_pipeline import predict
+def test_without_a_model_named_predict_takes_the_best_cross_validated_one(tmp_path):
     from mnist_pipeline.core import paths
+    from mnist_pipeline.predict import project
 
     for name, cv in [("model_1", 0.985), ("model_3", 0.992), ("model_4", None)]:
         (tmp_path / paths.checkpoint(name)).parent.mkdir(parents=True)
@@ -309,10 +344,9 @@ def test_without_a_model_named_predict_takes_the_best_cross_validated_one(tmp_pa
         (tmp_path / paths.scores(name)).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / paths.scores(name)).write_text(json.dumps({"test_accuracy": 0.99, **({"cv_accuracy": cv} if cv else {})}))
     (tmp_path / "params.yaml").write_text("models: {model_1: {}, model_3: {}, model_4: {}}\n")
-    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
-    assert predict.default_model()[0] == "model_3"
+    assert project.default_model(tmp_path)[0] == "model_3"
     (tmp_path / paths.scores("model_3")).write_text(json.dumps({"test_accuracy": 0.99}))  # its CV went stale
-    assert predict.default_model()[0] == "model_1"
+    assert project.default_model(tmp_path)[0] == "model_1"
     (tmp_path / paths.scores("model_1")).unlink()
-    assert predict.default_model() == (predict.DEFAULT_MODEL, "the default; no model has a current cross-validation")
-    assert predict.is_model("model_2") and predict.is_model("x.pt") and not predict.is_model("seven.png")
+    assert project.default_model(tmp_path) == (project.DEFAULT_MODEL, "the default; no model has a current cross-validation")
+    assert project.is_model("model_2") and project.is_model("x.pt") and not project.is_model("seven.png")

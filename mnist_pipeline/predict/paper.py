@@ -16,23 +16,29 @@ NOISE_SIGMAS = 4.0  # ink must be this many of the paper's own standard deviatio
 LINE_INK = 0.08  # what counts as marked when looking for ruled lines
 LINE_COVERAGE = 0.6  # a row marked over this much of the width may be a ruled line
 LINE_THICKNESS = 0.04  # of the page height (and at least 2 pixels): ruled lines are thinner
+WRITING_SPAN = 0.8  # ruling crosses the page: the writing without it spans less of the line's length
+LINE_TO_STROKE = 0.6  # and a ruled line is thinner than this share of the writing's strokes
 
 
-def ink_map(image: Image.Image) -> np.ndarray:
-    """float32 [H, W] in 0..1: how much ink each pixel holds, 0 for the paper."""
+def as_gray(image: Image.Image) -> np.ndarray:
+    """float32 [H, W] in 0..1, whatever the picture's mode: transparent parts count as white paper,
+    and strokes on a transparent background are as dark as they are opaque."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = np.asarray(image.convert("RGBA"), np.float32) / 255
         alpha = rgba[..., 3]
         if (alpha > 0.5).mean() < 0.5:  # strokes on a transparent background: opacity is the ink
-            return alpha
-        gray = rgba[..., :3].mean(-1) * alpha + (1 - alpha)  # transparent parts count as white paper
-    elif image.mode.startswith("I;16"):
-        gray = np.asarray(image, np.float32) / 65535
-    elif image.mode in ("I", "F"):
+            return 1 - alpha
+        return rgba[..., :3].mean(-1) * alpha + (1 - alpha)
+    if image.mode.startswith("I;16"):
+        return np.asarray(image, np.float32) / 65535
+    if image.mode in ("I", "F"):
         values = np.asarray(image, np.float32)
-        gray = (values - values.min()) / max(float(values.max() - values.min()), 1e-12)
-    else:
-        gray = np.asarray(image.convert("L"), np.float32) / 255
+        return (values - values.min()) / max(float(values.max() - values.min()), 1e-12)
+    return np.asarray(image.convert("L"), np.float32) / 255
+
+
+def ink_map(gray: np.ndarray) -> np.ndarray:
+    """float32 [H, W] in 0..1: how much ink each pixel of gray (as_gray's) holds, 0 for the paper."""
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if border.mean() < 0.5:  # light writing on dark (MNIST itself, a blackboard): as dark on light
         gray = 1 - gray
@@ -84,8 +90,9 @@ def remove_lines(ink: np.ndarray) -> np.ndarray:
     """ink without its ruled lines: thin rows marked across most of the width. Each line's pixels
     take the lesser ink of the rows just above and below it, so a stroke crossing the line stays.
 
-    One such row is kept when the rest of the writing spans the width too: it is then likely a
-    digit's own bar (the top of a 7 cropped tight), not ruling, which runs past the writing."""
+    Only where the picture shows ruling: the lines are thinner than the writing's strokes, and the
+    writing without them spans well under the lines' length (ruling runs past the writing). A
+    digit filling its picture (a 0's sides, a cropped 7's bar) is left whole."""
     height, width = ink.shape
     marked = ink > LINE_INK
     rows = np.flatnonzero(marked.mean(axis=1) >= LINE_COVERAGE)
@@ -98,12 +105,20 @@ def remove_lines(ink: np.ndarray) -> np.ndarray:
     rest = marked.copy()
     for band in bands:
         rest[band] = False
+    rest[:, marked.mean(axis=0) >= LINE_COVERAGE] = False  # squared paper: the lines across these
     columns = np.flatnonzero(rest.any(axis=0))
     rest_span = (columns[-1] - columns[0] + 1) / width if columns.size else 0.0
-    if len(bands) == 1 and rest_span > 0.8:
+    if rest_span > WRITING_SPAN or max(len(b) for b in bands) > LINE_TO_STROKE * stroke_width(rest):
         return ink
     cleaned = ink.copy()
     for band in bands:
         above, below = ink[max(band[0] - 1, 0)], ink[min(band[-1] + 1, height - 1)]
         cleaned[band] = np.minimum(above, below)
     return cleaned
+
+
+def stroke_width(marked: np.ndarray) -> float:
+    """The mean width of the marked strokes in pixels: twice their area over their outline's length."""
+    marked = marked.astype(np.int8)
+    outline = sum(np.abs(np.diff(np.pad(marked, 1), axis=axis)).sum() for axis in (0, 1))
+    return 2 * float(marked.sum()) / max(float(outline), 1.0)

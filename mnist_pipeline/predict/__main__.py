@@ -1,0 +1,3 @@
+from mnist_pipeline.predict import cli
+
+cli()

@@ -1,0 +1,191 @@
+"""Any picture of digits -> 28x28 images framed as MNIST's makers framed theirs, as candidate readings.
+
+MNIST's digits were scaled, aspect kept, so that their bounding box fits 20x20, then placed in
+28x28 with their centre of mass at the centre (14, 14). A model trained on them expects that:
+the whole picture resized to 28x28 does not give it (a tightly cropped digit fills the frame,
+a digit on a large page shrinks to a few pixels).
+
+Every picture gets the plain reading: the ink is how far each pixel is from the paper's level at
+the border, framed as above (what predict did before it cleaned pages, and exactly MNIST for an
+MNIST digit). Cleaning the page (paper.py: shading, ruled lines) and splitting a number into digits
+(digits.py) are guesses about the picture, so they are offered beside it, never instead of it:
+the cleaned page only where the picture shows paper beyond the writing (the plain ink reaches the
+picture's edges and the cleaned ink does not), and a split only as candidates the model then has
+to read with confidence (reader.py decides).
+
+Resizing stays with PIL: torchvision's v2 resize hands PIL images to the same PIL call, and
+importing torchvision would add about 1.4 s to every run (docs/predict.md, Speed).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter, ImageOps
+
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.predict.digits import split_digits
+from mnist_pipeline.predict.paper import as_gray, ink_map
+from mnist_pipeline.predict.paper import stroke_width as marked_stroke_width
+
+BOX, SIZE, CENTRE = 20, 28, 14.0
+MIN_CONTRAST = 0.15  # ink at least this much darker than the paper (or lighter, on dark paper)
+INK_THRESHOLD = 0.3  # of the strongest ink: what counts towards the bounding box
+# Stroke widths in MNIST's 28x28 frames (stroke_width): 1.0 pixel at the 1st percentile, 1.2 at the
+# 5th, 1.9 median. Only a stroke thinner than nearly all of MNIST's is widened: a thin pen.
+THIN_STROKE, USUAL_STROKE = 1.0, 2.0
+FILLS = 0.8  # writing spanning this much of the picture's height or width fills it: a crop
+TRACE = 0.05  # of the strongest ink: a trace of ink, which a clean gap has none of
+FRAME_CONTRAST = 0.2  # a 1-pixel ring this much lighter or darker than what is inside it is a frame
+
+
+@dataclass
+class Readings:
+    """The ways one picture can be read: `single` its one-digit framings, most trusted first (the
+    plain one, or the cleaned page where the picture shows paper to clean); `parts` its digits when
+    it may hold a number (two or more), else empty."""
+
+    single: list[torch.Tensor]
+    parts: list[torch.Tensor] = field(default_factory=list)
+    touching: str = ""  # why the picture looks like digits that touch: refused unless read as one digit
+    gap: float = 0.0  # the narrowest clean gap between two parts, of the writing's height (narrowest_gap)
+    row_on_page: bool = False  # writing wider than tall, with paper around it: what a number looks like
+
+
+def to_mnist(image: Image.Image, name: str = "picture") -> torch.Tensor:
+    """uint8 [28, 28] of a picture of one digit: light digit on black, its box fitted into 20x20,
+    centre of mass at the centre (the first, most trusted single reading)."""
+    return readings(image, name).single[0]
+
+
+def readings(image: Image.Image, name: str = "picture") -> Readings:
+    """The candidate readings of a picture (see the module's docstring)."""
+    gray = without_frame(as_gray(ImageOps.exif_transpose(image)))
+    plain = plain_ink(gray)
+    if isinstance(plain, np.ndarray) and plain.max() < MIN_CONTRAST:
+        plain = None
+    cleaned = ink_map(gray)
+    if cleaned.max() < MIN_CONTRAST:
+        if plain is None:
+            raise PipelineError(f"{name}: no digit found (the picture is blank or has too little contrast)")
+        cleaned = None
+    if plain is not None and (cleaned is None or not shows_paper(plain, cleaned)):
+        ink, others = plain, []  # no paper beyond the writing: the plain reading, split if it may be a number
+    else:  # shading or lines reach the edges in the plain reading, not in the cleaned one
+        ink, others = cleaned, [plain] if plain is not None else []
+    try:
+        pieces = split_digits(ink, name)
+    except PipelineError as exc:  # digits that touch, or one wide digit: the model decides
+        return Readings([frame(ink)] + [frame(o) for o in others], touching=str(exc))
+    single = [frame(ink)] + [frame(other) for other in others]
+    if len(pieces) == 1:
+        return Readings(single)
+    box = _crop(ink).shape
+    row_on_page = box[1] > box[0] and max(box[0] / ink.shape[0], box[1] / ink.shape[1]) < FILLS
+    return Readings(single, [frame(piece) for piece in pieces], gap=narrowest_gap(ink, pieces), row_on_page=row_on_page)
+
+
+def narrowest_gap(ink: np.ndarray, pieces: list[np.ndarray]) -> float:
+    """The narrowest run of clean paper between neighbouring pieces (left to right) as a share of the
+    writing's height, counting any trace of ink; negative where two pieces share columns. Digits
+    written apart leave clean gaps; the pieces of one digit broken by blur or a light pen do not."""
+    spans = []
+    for piece in pieces:
+        cols = np.flatnonzero((piece > TRACE * ink.max()).any(axis=0))
+        spans.append((cols[0], cols[-1] + 1))
+    rows = np.flatnonzero((ink >= INK_THRESHOLD * ink.max()).any(axis=1))
+    height = rows[-1] - rows[0] + 1
+    return min(left - right for (_, right), (left, _) in zip(spans, spans[1:])) / height
+
+
+def to_mnist_digits(image: Image.Image, name: str = "picture") -> list[torch.Tensor]:
+    """One framed uint8 [28, 28] per digit the picture may hold, left to right, without a model to
+    choose: the split where there is one, else the single reading."""
+    found = readings(image, name)
+    if found.touching:
+        raise PipelineError(found.touching)
+    return found.parts or found.single[:1]
+
+
+def without_frame(gray: np.ndarray) -> np.ndarray:
+    """gray without a 1-pixel border that a scanner or a screenshot left: an even ring clearly
+    lighter or darker than the ring inside it."""
+    if min(gray.shape) < 8:
+        return gray
+    outer = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    inner = np.concatenate([gray[1, 1:-1], gray[-2, 1:-1], gray[2:-2, 1], gray[2:-2, -2]])
+    if outer.std() < 0.05 and abs(float(np.median(outer)) - float(np.median(inner))) > FRAME_CONTRAST:
+        return gray[1:-1, 1:-1]
+    return gray
+
+
+def plain_ink(gray: np.ndarray) -> np.ndarray:
+    """float32 [H, W] in 0..1: how far each pixel is from the paper's level at the border (the
+    median of the outermost pixels), light on dark as MNIST's; no other cleanup."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    ink = 1 - gray if border.mean() > 0.5 else gray
+    paper = float(np.median(1 - border if border.mean() > 0.5 else border))
+    return np.clip((ink - paper) / max(1 - paper, 1e-6), 0, 1).astype(np.float32)
+
+
+def plain_frame(image: Image.Image) -> torch.Tensor:
+    """The plain reading alone, as predict read every picture before it cleaned pages: the
+    reference that no cleanup may fall below."""
+    return frame(plain_ink(as_gray(ImageOps.exif_transpose(image))), widen=False)
+
+
+def shows_paper(plain: np.ndarray, cleaned: np.ndarray) -> bool:
+    """Whether the picture shows paper that the plain reading takes for ink: the plain ink reaches
+    the picture's edges (a shadow, ruled lines), while the cleaned writing stays well inside them.
+    A crop, whose writing fills the picture, shows no paper to clean."""
+    if not touches_edges(plain) or touches_edges(cleaned):
+        return False
+    box = _crop(cleaned).shape
+    return max(box[0] / cleaned.shape[0], box[1] / cleaned.shape[1]) < FILLS
+
+
+def touches_edges(ink: np.ndarray) -> bool:
+    """Whether the ink that counts towards the bounding box reaches any edge of the picture."""
+    marked = ink >= INK_THRESHOLD * ink.max()
+    return bool(marked[0].any() or marked[-1].any() or marked[:, 0].any() or marked[:, -1].any())
+
+
+def frame(ink: np.ndarray, widen: bool = True) -> torch.Tensor:
+    """The ink of one digit framed as MNIST's: its box fitted into 20x20, centre of mass at the centre,
+    a stroke thinner than MNIST's thinnest made as wide as its usual (unless not to widen)."""
+    crop = _crop(ink)
+    scale = BOX / max(crop.shape)
+    width = stroke_width(crop) * scale
+    if widen and width < THIN_STROKE:
+        radius = round((USUAL_STROKE - width) / 2 / scale)
+        if radius:
+            padded = Image.fromarray(np.pad(crop, radius))
+            crop = _crop(np.asarray(padded.filter(ImageFilter.MaxFilter(2 * radius + 1))))
+            scale = BOX / max(crop.shape)
+    width, height = (max(1, round(n * scale)) for n in crop.shape[::-1])
+    fitted = np.asarray(Image.fromarray(crop).resize((width, height), Image.Resampling.LANCZOS)).clip(0, 1)
+    canvas = np.zeros((SIZE, SIZE), np.float32)
+    top, left = (SIZE - height) // 2, (SIZE - width) // 2
+    canvas[top : top + height, left : left + width] = fitted
+    canvas = _shift_centre_of_mass(canvas)
+    return torch.from_numpy(np.round(canvas / canvas.max() * 255).astype(np.uint8))
+
+
+def _crop(ink: np.ndarray) -> np.ndarray:
+    rows, cols = np.nonzero(ink >= INK_THRESHOLD * ink.max())
+    return ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """The mean width of the strokes in pixels: twice the inked area over its outline's length."""
+    return marked_stroke_width(ink >= 0.5 * ink.max())
+
+
+def _shift_centre_of_mass(canvas: np.ndarray) -> np.ndarray:
+    total = canvas.sum()
+    ys, xs = np.indices(canvas.shape)
+    dy, dx = (int(round(CENTRE - (axis * canvas).sum() / total)) for axis in (ys, xs))
+    shifted = np.zeros_like(canvas)
+    src = canvas[max(0, -dy) : SIZE - max(0, dy), max(0, -dx) : SIZE - max(0, dx)]
+    shifted[max(0, dy) : max(0, dy) + src.shape[0], max(0, dx) : max(0, dx) + src.shape[1]] = src
+    return shifted

@@ -1,0 +1,117 @@
+"""A loaded model that reads pictures: which of a picture's readings (framing.py) stands, and the
+digits with their probabilities.
+
+A split into digits is a guess: it stands only where the parts are apart (clean paper between them)
+and read as digits more convincingly than the whole picture does (split_stands). The probabilities are the model's logits divided by its
+temperature (calibration.py), so "confident" means what it says.
+"""
+
+import math
+from pathlib import Path
+
+import torch
+
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.data.splits import normalize
+from mnist_pipeline.predict.framing import Readings
+from mnist_pipeline.training.checkpoint import load_checkpoint, model_from_checkpoint
+from mnist_pipeline.training.device import select_device
+
+CONFIDENT = 0.9  # a calibrated top probability at least this high is a confident digit
+CLEAN_GAP = 0.05  # of the writing's height: digits written apart leave at least this much clean paper
+
+
+def checked_checkpoint(path: Path) -> dict:
+    """The checkpoint at path, its plain data checked for the structure a model is built from."""
+    checkpoint = load_checkpoint(path)
+    hyperparameters, state, normalization = (checkpoint[k] for k in ("hyperparameters", "state_dict", "normalization"))
+    problem = None
+    if not isinstance(checkpoint["model"], str):
+        problem = f"model is {checkpoint['model']!r}, not a model's name"
+    elif not isinstance(hyperparameters, dict) or not all(isinstance(k, str) for k in hyperparameters):
+        problem = f"hyperparameters is {_short(hyperparameters)}, not a mapping of names to values"
+    elif not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        problem = f"state_dict is {_short(state)}, not a mapping of names to tensors"
+    elif not all(isinstance(normalization.get(k), float) and math.isfinite(normalization[k]) for k in ("mean", "std")):
+        problem = f"normalization is {_short(normalization)}, not a finite mean and std"
+    elif any(v.is_floating_point() and not torch.isfinite(v).all() for v in state.values()):
+        bad = next(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
+        problem = f"weights hold NaN or infinite values ({bad}; a training that diverged?), so every answer would be meaningless"
+    if problem:
+        raise PipelineError(f"{path}: {problem}; use a checkpoint written by the train stage")
+    return checkpoint
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def split_stands(least_sure_part: float, whole: float, row_on_page: bool) -> bool:
+    """Whether a picture cut into parts at clean gaps is read as a number: every part confident,
+    and more surely a digit than the whole picture is. For a row of writing on a page (wider than
+    tall, paper around it), a number's usual look, either suffices: the model often reads a whole
+    number as one digit with confidence, and a single digit is rarely wider than tall."""
+    confident, clearer = least_sure_part >= CONFIDENT, least_sure_part > whole
+    return (confident or clearer) if row_on_page else (confident and clearer)
+
+
+class Reader:
+    """A model, its normalization and temperature: each picture's digits with their probabilities."""
+
+    def __init__(self, model: torch.nn.Module, normalization: dict, device: torch.device, temperature: float = 1.0):
+        self.model, self.normalization, self.device = model.eval(), normalization, device
+        self.temperature = temperature
+
+    @classmethod
+    def load(cls, checkpoint_path: Path, device: str = "cpu", temperature: float = 1.0) -> "Reader":
+        checkpoint = checked_checkpoint(checkpoint_path)
+        chosen = select_device(device)
+        model = model_from_checkpoint(checkpoint, checkpoint_path, chosen)
+        return cls(model, checkpoint["normalization"], chosen, temperature)
+
+    @torch.inference_mode()
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """Calibrated class probabilities [N, 10] for uint8 images [N, 28, 28]."""
+        x = normalize(images.to(self.device), **self.normalization)
+        logits = self.model(x)
+        if not isinstance(logits, torch.Tensor) or logits.shape != (len(images), 10):
+            shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+            raise PipelineError(f"the model returned {shape} for input {tuple(x.shape)}; a model must return "
+                                "logits [N, 10]")
+        return torch.softmax(logits.float() / self.temperature, dim=1).cpu()
+
+    def digits(self, pictures: list[Readings]) -> list[list[tuple[torch.Tensor, torch.Tensor]] | str]:
+        """For each picture, the digits it is read as, left to right: (the 28x28 image the model saw,
+        its probabilities); or why it is refused (digits that touch, not read as one digit)."""
+        batch = [image for found in pictures for image in (*found.single, *found.parts)]
+        probabilities = iter(self.probabilities(torch.stack(batch)) if batch else [])
+        read = []
+        for found in pictures:
+            single = [next(probabilities) for _ in found.single]
+            parts = [next(probabilities) for _ in found.parts]
+            whole = max(range(len(single)), key=lambda i: float(single[i].max()))
+            confident = float(single[whole].max()) >= CONFIDENT
+            split = bool(parts) and found.gap >= CLEAN_GAP and split_stands(
+                min((float(p.max()) for p in parts), default=0.0), float(single[whole].max()), found.row_on_page)
+            if found.touching and not confident:
+                read.append(found.touching)
+            else:
+                read.append(list(zip(found.parts, parts)) if split else [(found.single[whole], single[whole])])
+        return read
+
+    def answers(self, pictures: list[tuple[str, Readings]]) -> list[tuple[dict, list[torch.Tensor]]]:
+        """One (answer, the images the model saw) per picture: the answer is its digit and probability,
+        or for a number the whole number and each digit with its probability."""
+        answers = []
+        for (name, _), read in zip(pictures, self.digits([found for _, found in pictures])):
+            if isinstance(read, str):
+                answers.append(({"input": name, "error": read}, []))
+                continue
+            seen = [image for image, _ in read]
+            each = [{"digit": int(p.argmax()), "probability": round(float(p.max()), 4)} for _, p in read]
+            if len(each) == 1:
+                answers.append(({"input": name, **each[0]}, seen))
+            else:
+                answers.append(({"input": name, "number": "".join(str(d["digit"]) for d in each), "digits": each}, seen))
+        return answers
