@@ -69,6 +69,22 @@ def test_the_gallery_shows_the_misclassified_digits_in_order_each_over_its_label
     assert (empty < 128).any() and (empty == 255).mean() > 0.9
 
 
+def test_the_gallery_is_laid_out_as_torchvisions_make_grid():
+    import numpy as np
+    from PIL import ImageFont
+    from torchvision.utils import make_grid
+
+    from mnist_pipeline.evaluation.gallery import PADDING, misclassified_png, tile
+
+    images = torch.randint(0, 256, (20, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    actual, predicted = torch.zeros(20, dtype=torch.long), torch.ones(20, dtype=torch.long)
+    font = ImageFont.load_default()
+    for count in (3, 11):
+        tiles = torch.stack([torch.from_numpy(np.array(tile(images[i], "t0 p1", font)))[None] for i in range(count)])
+        expected = make_grid(tiles, nrow=8, padding=PADDING, pad_value=255)[0].numpy()
+        assert np.array_equal(np.array(_png(misclassified_png(images, actual, predicted, max_tiles=count))), expected)
+
+
 def test_the_report_shows_each_models_calibrated_ece_and_refuses_an_older_summary(tmp_path):
     from mnist_pipeline.core.errors import PipelineError
     from mnist_pipeline.core.files import write_json

@@ -1,8 +1,12 @@
-"""A PNG grid of misclassified test digits, each tile labelled with its true and predicted class."""
+"""A PNG grid of misclassified test digits, each tile labelled with its true and predicted class.
+
+Laid out as torchvision's `make_grid(tiles, nrow=columns, padding=PADDING, pad_value=255)` lays it
+out (tests/test_evaluation.py compares the two pixel for pixel), but pasted with PIL: importing
+torchvision costs evaluate 1.4 s (it loads torch._dynamo), more than a quick experiment may grow.
+"""
 
 import io
 
-import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
@@ -17,13 +21,12 @@ def misclassified_png(images: torch.Tensor, actual: torch.Tensor, predicted: tor
     wrong = (actual.cpu() != predicted.cpu()).nonzero().flatten()[:max_tiles].tolist()
     font = ImageFont.load_default()
     if wrong:
-        # Imported here, not at the top: torchvision costs 1.4 s to import (it loads torch._dynamo),
-        # and only drawing a grid needs it.
-        from torchvision.utils import make_grid
-
-        tiles = [_tile(images[i], f"t{int(actual[i])} p{int(predicted[i])}", font) for i in wrong]
-        grid = make_grid(torch.stack(tiles), nrow=columns, padding=PADDING, pad_value=255)
-        sheet = Image.fromarray(grid[0].numpy())  # make_grid repeats a grey image into three channels
+        tiles = [tile(images[i], f"t{int(actual[i])} p{int(predicted[i])}", font) for i in wrong]
+        step_x, step_y = tiles[0].width + PADDING, tiles[0].height + PADDING
+        shape = (min(columns, len(tiles)), -(-len(tiles) // columns))
+        sheet = Image.new("L", (shape[0] * step_x + PADDING, shape[1] * step_y + PADDING), color=255)
+        for slot, image in enumerate(tiles):
+            sheet.paste(image, (PADDING + (slot % columns) * step_x, PADDING + (slot // columns) * step_y))
     else:
         sheet = Image.new("L", (columns * 28 * SCALE, 28 * SCALE + LABEL_HEIGHT), color=255)
         ImageDraw.Draw(sheet).text((4, 4), "no misclassified digits", fill=0, font=font)
@@ -32,9 +35,9 @@ def misclassified_png(images: torch.Tensor, actual: torch.Tensor, predicted: tor
     return buffer.getvalue()
 
 
-def _tile(image: torch.Tensor, label: str, font) -> torch.Tensor:
-    """uint8 [1, H, W]: the digit enlarged SCALE times, its label on white below."""
-    tile = Image.new("L", (28 * SCALE, 28 * SCALE + LABEL_HEIGHT), color=255)
-    tile.paste(Image.fromarray(image.cpu().numpy()).resize((28 * SCALE, 28 * SCALE), Image.NEAREST), (0, 0))
-    ImageDraw.Draw(tile).text((4, 28 * SCALE + 1), label, fill=0, font=font)
-    return torch.from_numpy(np.array(tile))[None]
+def tile(image: torch.Tensor, label: str, font) -> Image.Image:
+    """The digit enlarged SCALE times, its label on white below."""
+    canvas = Image.new("L", (28 * SCALE, 28 * SCALE + LABEL_HEIGHT), color=255)
+    canvas.paste(Image.fromarray(image.cpu().numpy()).resize((28 * SCALE, 28 * SCALE), Image.NEAREST), (0, 0))
+    ImageDraw.Draw(canvas).text((4, 28 * SCALE + 1), label, fill=0, font=font)
+    return canvas
