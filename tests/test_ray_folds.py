@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -261,22 +262,28 @@ def test_folds_no_live_node_can_run_are_one_line_not_a_wait_forever(tmp_path, ra
 
     root, _ = _project(tmp_path, raw_files, threads=2)
     monkeypatch.chdir(root)
-    monkeypatch.setattr(ray_folds, "STALL_S", 1)
+    monkeypatch.setattr(ray_folds, "STALL_S", 1, raising=False)  # code without the limit fails on the join below
     recipe, crossval, data = _fold_inputs("model_4")
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     monkeypatch.setenv("RAY_ADDRESS", cluster.address)
 
-    def hung(signum, frame):
-        raise TimeoutError("the stage still waits for a node after 120 s")
+    outcome = []
 
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(120)
-    try:
-        with pytest.raises(PipelineError, match=r"^model_4: no live node of the Ray cluster has 2 CPUs for a fold"):
+    def folds() -> None:
+        try:
             ray_folds.run_folds("model_4", recipe, crossval, data, Path("out"), Path("out/marks"), [], log=print)
+        except Exception as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=folds, daemon=True)  # code that waits forever fails the test, not hangs it
+    try:
+        worker.start()
+        worker.join(timeout=120)
+        assert not worker.is_alive(), "the stage still waits for a node after 120 s"
+        (error,) = outcome
+        assert isinstance(error, PipelineError), error
+        assert str(error).startswith("model_4: no live node of the Ray cluster has 2 CPUs for a fold"), error
     finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
         cluster.shutdown()
 
 
