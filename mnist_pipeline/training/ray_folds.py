@@ -191,6 +191,8 @@ def run_folds(name: str, recipe: Recipe, crossval: CrossvalParams, data: Split, 
 
     with ray_session() as local, claim_cores(f"cross-validating {name}") if local else nullcontext():
         gpus = gpus_per_fold(recipe, crossval, ray.cluster_resources().get("GPU", 0))
+        if local:  # `threads` above this machine's cores: check warned, and each fold trains on all of them
+            threads = min(threads, int(ray.cluster_resources()["CPU"]))
         task = ray.remote(train_fold).options(num_cpus=threads, num_gpus=gpus, max_retries=RETRIES)
         data_ref, folds_ref = ray.put(data), ray.put(assign_folds(data.labels, crossval.k, crossval.seed))
         pending = {task.remote(name, recipe, crossval, data_ref, folds_ref, fold): fold
