@@ -41,9 +41,10 @@ FRAME_CONTRAST = 0.2  # a 1-pixel ring this much lighter or darker than what is 
 
 @dataclass
 class Readings:
-    """The ways one picture can be read: `single` its one-digit framings, most trusted first (the
-    plain one, or the cleaned page where the picture shows paper to clean); `parts` its digits when
-    it may hold a number (two or more), else empty."""
+    """The ways one picture can be read: `single` its one-digit framings, the one to use without a
+    model first (the plain one, or the cleaned page where the picture shows paper to clean, then the
+    plain one, which stands where the model is as sure of both); `parts` its digits when it may hold
+    a number (two or more), else empty."""
 
     single: list[torch.Tensor]
     parts: list[torch.Tensor] = field(default_factory=list)
@@ -62,7 +63,7 @@ def readings(image: Image.Image, name: str = "picture") -> Readings:
     """The candidate readings of a picture (see the module's docstring)."""
     gray = without_frame(as_gray(ImageOps.exif_transpose(image)))
     plain = plain_ink(gray)
-    if isinstance(plain, np.ndarray) and plain.max() < MIN_CONTRAST:
+    if plain.max() < MIN_CONTRAST:
         plain = None
     cleaned = ink_map(gray)
     if cleaned.max() < MIN_CONTRAST:
@@ -81,7 +82,8 @@ def readings(image: Image.Image, name: str = "picture") -> Readings:
     if len(pieces) == 1:
         return Readings(single)
     box = _crop(ink).shape
-    row_on_page = box[1] > box[0] and max(box[0] / ink.shape[0], box[1] / ink.shape[1]) < FILLS
+    row_on_page = (box[1] > box[0] and max(box[0] / ink.shape[0], box[1] / ink.shape[1]) < FILLS
+                   and not (plain is not None and touches_edges(plain)))
     return Readings(single, [frame(piece) for piece in pieces], gap=narrowest_gap(ink, pieces), row_on_page=row_on_page)
 
 

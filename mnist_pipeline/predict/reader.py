@@ -90,7 +90,7 @@ class Reader:
         for found in pictures:
             single = [next(probabilities) for _ in found.single]
             parts = [next(probabilities) for _ in found.parts]
-            whole = max(range(len(single)), key=lambda i: float(single[i].max()))
+            whole = max(range(len(single)), key=lambda i: (float(single[i].max()), i))  # a tie: the plain one
             confident = float(single[whole].max()) >= CONFIDENT
             split = bool(parts) and found.gap >= CLEAN_GAP and split_stands(
                 min((float(p.max()) for p in parts), default=0.0), float(single[whole].max()), found.row_on_page)
