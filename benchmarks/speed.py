@@ -292,14 +292,14 @@ def table(results: dict) -> str:
     lines = [
         f"Measured by `python -m benchmarks.speed` on {mc['cpu']}, {mc['cores']} cores, torch {mc['torch']} "
         f"({mc['torch_threads']} threads). Epoch times are medians of {results['epochs_timed']} epochs over "
-        f"{results['train_images']:,} images after a warm-up epoch, the three loops taking turns.",
+        f"{results['train_images']:,} images after a warm-up epoch, the four loops taking turns.",
         "",
         "| | " + " | ".join(per_model) + " |",
         "| --- |" + " ---: |" * len(per_model),
         row("epoch, this project's loop", lambda n, f: f"{f['epoch_s']['project']:.2f} s"),
         row("epoch, same loop without channels-last and fused Adam", lambda n, f: f"{f['epoch_s']['unoptimized']:.2f} s"),
         row("epoch, this project's loop with augmentation (±10°, ±10%, ±10%)",
-            lambda n, f: f"{f['epoch_s']['augmented']:.2f} s (+{f['augmentation_cost']:.0%})"),
+            lambda n, f: f"{f['epoch_s']['augmented']:.2f} s ({f['augmentation_cost']:+.0%})"),
         row("epoch, the seed's torchvision pipeline", lambda n, f: f"{f['epoch_s']['seed-style']:.2f} s"),
         row("**speed-up over the seed's pipeline**", lambda n, f: f"**{f['speedup_vs_seed_style']:.2f}x**"),
         row("speed-up over the unoptimized loop", lambda n, f: f"{f['speedup_vs_unoptimized']:.2f}x"),
