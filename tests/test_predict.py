@@ -15,7 +15,7 @@ from mnist_pipeline.predict.inputs import read_inputs
 from mnist_pipeline.training.checkpoint import load_checkpoint, save_checkpoint
 from mnist_pipeline.training.device import make_deterministic
 from mnist_pipeline.training.loop import fit
-from tests.project import build, train_params
+from tests.project import ROOT, build, train_params
 
 
 @pytest.fixture(scope="module")
@@ -350,3 +350,15 @@ def test_without_a_model_named_predict_takes_the_best_cross_validated_one(tmp_pa
     (tmp_path / paths.scores("model_1")).unlink()
     assert project.default_model(tmp_path) == (project.DEFAULT_MODEL, "the default; no model has a current cross-validation")
     assert project.is_model("model_2") and project.is_model("x.pt") and not project.is_model("seven.png")
+
+
+def test_a_model_name_without_its_checkpoint_says_how_to_get_one(tmp_path, monkeypatch):
+    from mnist_pipeline.core.errors import PipelineError
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    _stroke_digit().save(tmp_path / "seven.png")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PipelineError, match=r"no checkpoint of model_4 in this project yet: train it with `dvc repro train@model_4`"):
+        main(["model_4", "seven.png"])
+    with pytest.raises(PipelineError, match=r"unknown model 'model_9' \(this project's: model_1, model_2, model_3, model_4\)"):
+        main(["model_9", "seven.png"])

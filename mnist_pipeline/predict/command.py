@@ -18,7 +18,8 @@ from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.params import DEVICES
 from mnist_pipeline.predict.calibration import calibration_path, read_temperature
 from mnist_pipeline.predict.inputs import read_inputs, save_inputs
-from mnist_pipeline.predict.project import default_model, is_checkpoint_file, is_model, project_root, require_project, resolve_checkpoint
+from mnist_pipeline.predict.project import (default_model, is_checkpoint_file, is_model, project_root, require_project,
+                                            require_trained, resolve_checkpoint)
 from mnist_pipeline.predict.reader import Reader
 
 BATCH = 256  # pictures read and predicted together before their answers are printed
@@ -44,6 +45,7 @@ def choose_model(inputs: list[str]) -> tuple[Path, float, str, list[Path]]:
     checkpoint = resolve_checkpoint(model, root)
     temperature, calibration = 1.0, "probabilities uncalibrated (a checkpoint file named directly)"
     if not is_checkpoint_file(model):
+        require_trained(model, root, checkpoint)
         found = read_temperature(root / calibration_path(model))
         if found is None:
             calibration = f"probabilities uncalibrated (no {calibration_path(model)}; `dvc repro` writes it)"

@@ -46,6 +46,21 @@ def resolve_checkpoint(model: str, root: Path | None) -> Path:
     return require_project(root, f"the model name {model!r}") / paths.checkpoint(model)
 
 
+def require_trained(model: str, root: Path, checkpoint: Path) -> None:
+    """A model name whose checkpoint is missing: unknown to the project, or not trained yet."""
+    if checkpoint.exists():
+        return
+    try:
+        known = model_names(load_params(root / paths.PARAMS_FILE))
+    except PipelineError:
+        known = []
+    if model not in known:
+        raise PipelineError(f"unknown model {model!r} (this project's: {', '.join(known) or 'none'}), "
+                            "and no such checkpoint file")
+    raise PipelineError(f"{checkpoint}: no checkpoint of {model} in this project yet: train it with "
+                        f"`dvc repro train@{model}` (or fetch it with `dvc pull`)")
+
+
 def default_model(root: Path) -> tuple[str, str]:
     """(model name, why it was chosen): the best current cross-validated accuracy, else DEFAULT_MODEL."""
     try:
