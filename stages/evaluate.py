@@ -4,8 +4,6 @@ checkpoint on the test set before and after it; write the model's report row."""
 import argparse
 from functools import partial
 
-from torch import nn
-
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.files import atomic_write_bytes, write_csv, write_json
@@ -19,6 +17,7 @@ from mnist_pipeline.evaluation.scoring import score
 from mnist_pipeline.training.architectures import model_class
 from mnist_pipeline.training.checkpoint import load_checkpoint, model_from_checkpoint
 from mnist_pipeline.training.device import select_device
+from torch import nn  # noqa: E402 after mnist_pipeline, which sets OpenMP's wait policy before torch loads
 
 
 def main(argv: list[str] | None = None) -> None:

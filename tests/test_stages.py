@@ -50,7 +50,7 @@ def _error_line(result, log_lines_before=False):
 
 def test_unknown_model_is_one_line(project):
     line = _error_line(_stage(project, "train model_9", check=False))
-    assert "unknown model 'model_9' (available: model_1, model_2" in line
+    assert "models.model_9: unknown model (defined: model_1, model_2" in line
 
 
 def test_bad_param_is_one_line_and_names_the_key(project):
