@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.predict.command import main
+from mnist_pipeline.predict.framing import plain_frame, to_mnist
 from mnist_pipeline.training.checkpoint import save_checkpoint
 from tests.project import build
 
@@ -103,6 +104,44 @@ def test_a_zero_filling_a_small_picture_is_one_ring(tmp_path, always_four, capsy
     rows = np.flatnonzero(ink.any(axis=1))
     middle = ink[(rows[0] + rows[-1]) // 2]
     assert np.ptp(np.flatnonzero(middle)) >= 6  # both sides of the ring at mid-height, not one stroke
+
+
+def _on_page(digit: Image.Image, lines: bool = False, specks: bool = False) -> Image.Image:
+    """The 28x28 digit enlarged 8x, dark on a light 400x400 page; with grey ruled lines every 60
+    pixels, or with three dark specks of noise far from the writing."""
+    page = np.full((400, 400), 255, np.uint8)
+    page[90:314, 60:284] = 255 - np.asarray(digit.resize((224, 224), Image.Resampling.BICUBIC))
+    if lines:
+        for at in range(20, 400, 60):
+            page[at : at + 2] = np.minimum(page[at : at + 2], 140)
+    if specks:
+        for y, x in ((12, 380), (385, 15), (390, 390)):
+            page[y : y + 2, x : x + 2] = 0
+    return Image.fromarray(page)
+
+
+def test_a_ruled_page_is_read_cleaned_however_sure_the_model_is_of_the_lines(tmp_path, always_four, capsys):
+    """The model reads a ruled page with its lines as confidently as without them (here: both "4",
+    equally sure): the cleaned page stands, since the picture shows ruling."""
+    _, [clean] = _read(tmp_path, always_four, _on_page(_mnist_style(SEVEN)), "clean", capsys)
+    _, [ruled] = _read(tmp_path, always_four, _on_page(_mnist_style(SEVEN), lines=True), "ruled", capsys)
+    assert _similar(ruled, clean) > 0.9
+
+
+def test_specks_far_from_the_digit_do_not_shrink_it(tmp_path, always_four, capsys):
+    _, [clean] = _read(tmp_path, always_four, _on_page(_mnist_style(FOUR)), "clean", capsys)
+    _, [specked] = _read(tmp_path, always_four, _on_page(_mnist_style(FOUR), specks=True), "specked", capsys)
+    assert _similar(specked, clean) > 0.9
+
+
+@pytest.mark.parametrize("digit", [FOUR, SEVEN])
+def test_a_blurred_digit_filling_its_picture_is_not_taken_for_paper(digit):
+    """A digit filling an 8x8 picture, enlarged to 64x64: its strokes are wide and soft, and a fitted
+    paper surface follows them. Read as one digit, it is the plain framing of the whole digit, not
+    the stroke or two the paper fit left."""
+    small = _tight(_mnist_style(digit)).resize((8, 8), Image.Resampling.BOX)
+    picture = ImageOps.invert(small.resize((64, 64), Image.Resampling.BICUBIC))
+    assert _similar(to_mnist(picture).numpy(), plain_frame(picture).numpy()) > 0.95
 
 
 @pytest.mark.parametrize("edit, message", [

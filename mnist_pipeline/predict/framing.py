@@ -5,13 +5,12 @@ MNIST's digits were scaled, aspect kept, so that their bounding box fits 20x20, 
 the whole picture resized to 28x28 does not give it (a tightly cropped digit fills the frame,
 a digit on a large page shrinks to a few pixels).
 
-Every picture gets the plain reading: the ink is how far each pixel is from the paper's level at
-the border, framed as above (what predict did before it cleaned pages, and exactly MNIST for an
-MNIST digit). Cleaning the page (paper.py: shading, ruled lines) and splitting a number into digits
-(digits.py) are guesses about the picture, so they are offered beside it, never instead of it:
-the cleaned page only where the picture shows paper beyond the writing (the plain ink reaches the
-picture's edges and the cleaned ink does not), and a split only as candidates the model then has
-to read with confidence (reader.py decides).
+The plain reading comes first: the ink is how far each pixel is from the paper's level at the
+border, framed as above (what predict did before it cleaned pages, and exactly MNIST for an MNIST
+digit). Cleaning the page (paper.py: shading, ruled lines) and splitting a number into digits
+(digits.py) are guesses about the picture, each taken only where the picture shows it applies: the
+cleaned page where the picture shows paper beyond the writing (shows_paper), and a split only as
+candidates the model then has to read with confidence (reader.py decides).
 
 Resizing stays with PIL: torchvision's v2 resize hands PIL images to the same PIL call, and
 importing torchvision would add about 1.4 s to every run (docs/predict.md, Speed).
@@ -37,16 +36,21 @@ THIN_STROKE, USUAL_STROKE = 1.0, 2.0
 FILLS = 0.8  # writing spanning this much of the picture's height or width fills it: a crop
 TRACE = 0.05  # of the strongest ink: a trace of ink, which a clean gap has none of
 FRAME_CONTRAST = 0.2  # a 1-pixel ring this much lighter or darker than what is inside it is a frame
+# Paper marks (a shadow, ruling) are fainter than writing, so the plain reading's strongest ink (at
+# least STRONG of its peak) is writing, and a cleaned page keeps it: at least 0.77 of it on every
+# shaded, ruled or squared page in the controls. A paper fit that followed the soft strokes of a
+# digit filling a small picture kept 0.65 or less.
+STRONG, WRITING_KEPT = 0.6, 0.7
+SPECKS = 0.003  # a box's outermost rows or columns holding together under this share of its ink: specks
 
 
 @dataclass
 class Readings:
-    """The ways one picture can be read: `single` its one-digit framings, the one to use without a
-    model first (the plain one, or the cleaned page where the picture shows paper to clean, then the
-    plain one, which stands where the model is as sure of both); `parts` its digits when it may hold
-    a number (two or more), else empty."""
+    """The ways one picture can be read: `whole` as one digit (the plain framing, or the cleaned page
+    where the picture shows paper to clean); `parts` its digits when it may hold a number (two or
+    more), else empty."""
 
-    single: list[torch.Tensor]
+    whole: torch.Tensor
     parts: list[torch.Tensor] = field(default_factory=list)
     touching: str = ""  # why the picture looks like digits that touch: refused unless read as one digit
     gap: float = 0.0  # the narrowest clean gap between two parts, of the writing's height (narrowest_gap)
@@ -55,8 +59,8 @@ class Readings:
 
 def to_mnist(image: Image.Image, name: str = "picture") -> torch.Tensor:
     """uint8 [28, 28] of a picture of one digit: light digit on black, its box fitted into 20x20,
-    centre of mass at the centre (the first, most trusted single reading)."""
-    return readings(image, name).single[0]
+    centre of mass at the centre (the picture read as one digit)."""
+    return readings(image, name).whole
 
 
 def readings(image: Image.Image, name: str = "picture") -> Readings:
@@ -70,21 +74,18 @@ def readings(image: Image.Image, name: str = "picture") -> Readings:
         if plain is None:
             raise PipelineError(f"{name}: no digit found (the picture is blank or has too little contrast)")
         cleaned = None
-    if plain is not None and (cleaned is None or not shows_paper(plain, cleaned)):
-        ink, others = plain, []  # no paper beyond the writing: the plain reading, split if it may be a number
-    else:  # shading or lines reach the edges in the plain reading, not in the cleaned one
-        ink, others = cleaned, [plain] if plain is not None else []
+    # The plain reading, unless shading or lines reach the edges in it and not in the cleaned one.
+    ink = plain if plain is not None and (cleaned is None or not shows_paper(plain, cleaned)) else cleaned
     try:
         pieces = split_digits(ink, name)
     except PipelineError as exc:  # digits that touch, or one wide digit: the model decides
-        return Readings([frame(ink)] + [frame(o) for o in others], touching=str(exc))
-    single = [frame(ink)] + [frame(other) for other in others]
+        return Readings(frame(ink), touching=str(exc))
     if len(pieces) == 1:
-        return Readings(single)
+        return Readings(frame(ink))
     box = _crop(ink).shape
     row_on_page = (box[1] > box[0] and max(box[0] / ink.shape[0], box[1] / ink.shape[1]) < FILLS
                    and not (plain is not None and touches_edges(plain)))
-    return Readings(single, [frame(piece) for piece in pieces], gap=narrowest_gap(ink, pieces), row_on_page=row_on_page)
+    return Readings(frame(ink), [frame(piece) for piece in pieces], gap=narrowest_gap(ink, pieces), row_on_page=row_on_page)
 
 
 def narrowest_gap(ink: np.ndarray, pieces: list[np.ndarray]) -> float:
@@ -106,7 +107,7 @@ def to_mnist_digits(image: Image.Image, name: str = "picture") -> list[torch.Ten
     found = readings(image, name)
     if found.touching:
         raise PipelineError(found.touching)
-    return found.parts or found.single[:1]
+    return found.parts or [found.whole]
 
 
 def without_frame(gray: np.ndarray) -> np.ndarray:
@@ -133,17 +134,21 @@ def plain_ink(gray: np.ndarray) -> np.ndarray:
 def plain_frame(image: Image.Image) -> torch.Tensor:
     """The plain reading alone, as predict read every picture before it cleaned pages: the
     reference that no cleanup may fall below."""
-    return frame(plain_ink(as_gray(ImageOps.exif_transpose(image))), widen=False)
+    return frame(plain_ink(as_gray(ImageOps.exif_transpose(image))), cleanup=False)
 
 
 def shows_paper(plain: np.ndarray, cleaned: np.ndarray) -> bool:
-    """Whether the picture shows paper that the plain reading takes for ink: the plain ink reaches
-    the picture's edges (a shadow, ruled lines), while the cleaned writing stays well inside them.
-    A crop, whose writing fills the picture, shows no paper to clean."""
+    """Whether the picture shows paper that the plain reading takes for ink: the plain ink reaches the
+    picture's edges (a shadow, ruled lines), while the cleaned writing stays well inside them and
+    keeps the plain reading's strongest ink. A crop, whose writing fills the picture, shows no paper
+    to clean."""
     if not touches_edges(plain) or touches_edges(cleaned):
         return False
     box = _crop(cleaned).shape
-    return max(box[0] / cleaned.shape[0], box[1] / cleaned.shape[1]) < FILLS
+    if max(box[0] / cleaned.shape[0], box[1] / cleaned.shape[1]) >= FILLS:
+        return False
+    kept = (cleaned >= INK_THRESHOLD * cleaned.max())[plain >= STRONG * plain.max()]
+    return float(kept.mean()) >= WRITING_KEPT
 
 
 def touches_edges(ink: np.ndarray) -> bool:
@@ -152,20 +157,19 @@ def touches_edges(ink: np.ndarray) -> bool:
     return bool(marked[0].any() or marked[-1].any() or marked[:, 0].any() or marked[:, -1].any())
 
 
-def frame(ink: np.ndarray, widen: bool = True) -> torch.Tensor:
-    """The ink of one digit framed as MNIST's: its box fitted into 20x20, centre of mass at the centre,
-    a stroke thinner than MNIST's thinnest made as wide as its usual (unless not to widen)."""
-    crop = _crop(ink)
-    scale = BOX / max(crop.shape)
-    width = stroke_width(crop) * scale
-    if widen and width < THIN_STROKE:
+def frame(ink: np.ndarray, cleanup: bool = True) -> torch.Tensor:
+    """The ink of one digit framed as MNIST's: its box fitted into 20x20, centre of mass at the centre.
+    With cleanup, specks are left out of the box and a stroke thinner than MNIST's thinnest (measured
+    as the model will see it, where noise has averaged out) is made as wide as its usual."""
+    crop = _crop(ink, specks=SPECKS if cleanup else 0.0)
+    fitted, scale = _fitted(crop)
+    width = stroke_width(fitted)
+    if cleanup and width < THIN_STROKE:
         radius = round((USUAL_STROKE - width) / 2 / scale)
         if radius:
             padded = Image.fromarray(np.pad(crop, radius))
-            crop = _crop(np.asarray(padded.filter(ImageFilter.MaxFilter(2 * radius + 1))))
-            scale = BOX / max(crop.shape)
-    width, height = (max(1, round(n * scale)) for n in crop.shape[::-1])
-    fitted = np.asarray(Image.fromarray(crop).resize((width, height), Image.Resampling.LANCZOS)).clip(0, 1)
+            fitted, scale = _fitted(_crop(np.asarray(padded.filter(ImageFilter.MaxFilter(2 * radius + 1)))))
+    height, width = fitted.shape
     canvas = np.zeros((SIZE, SIZE), np.float32)
     top, left = (SIZE - height) // 2, (SIZE - width) // 2
     canvas[top : top + height, left : left + width] = fitted
@@ -173,9 +177,33 @@ def frame(ink: np.ndarray, widen: bool = True) -> torch.Tensor:
     return torch.from_numpy(np.round(canvas / canvas.max() * 255).astype(np.uint8))
 
 
-def _crop(ink: np.ndarray) -> np.ndarray:
-    rows, cols = np.nonzero(ink >= INK_THRESHOLD * ink.max())
-    return ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+def _fitted(crop: np.ndarray) -> tuple[np.ndarray, float]:
+    """The crop resized, aspect kept, to fit BOX x BOX; and the scale it was resized by."""
+    scale = BOX / max(crop.shape)
+    width, height = (max(1, round(n * scale)) for n in crop.shape[::-1])
+    return np.asarray(Image.fromarray(crop).resize((width, height), Image.Resampling.LANCZOS)).clip(0, 1), scale
+
+
+def _crop(ink: np.ndarray, specks: float = SPECKS) -> np.ndarray:
+    (top, bottom), (left, right) = _box(ink >= INK_THRESHOLD * ink.max(), specks)
+    return ink[top:bottom, left:right]
+
+
+def _box(marked: np.ndarray, specks: float = SPECKS) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(top, bottom), (left, right) of the marked pixels, bottom and right exclusive, leaving out
+    specks (noise, JPEG blocks): outermost runs of rows or columns, apart from the rest by clean
+    lines, holding together under `specks` of the marked pixels. A stroke's tip touches the rest
+    and stays."""
+    spans = []
+    for axis in (1, 0):
+        counts = marked.sum(axis=axis)
+        lines = np.flatnonzero(counts)
+        runs = np.split(lines, np.flatnonzero(np.diff(lines) > 1) + 1)
+        mass = np.array([counts[run].sum() for run in runs], float)
+        kept = np.flatnonzero(mass >= specks * mass.sum())
+        first, last = (kept[0], kept[-1]) if kept.size else (0, len(runs) - 1)
+        spans.append((int(runs[first][0]), int(runs[last][-1]) + 1))
+    return spans[0], spans[1]
 
 
 def stroke_width(ink: np.ndarray) -> float:

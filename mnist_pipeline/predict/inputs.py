@@ -37,7 +37,7 @@ def read_inputs(path: Path) -> list[tuple[str, Readings]]:
             raise PipelineError(f"{path}: images are {images.shape[1:]}, expected {IMAGE_SHAPE}")
         if not len(images):
             raise PipelineError(f"{path}: holds no images")
-        return [(f"{path}[{i}]", Readings([torch.from_numpy(images[i].copy())])) for i in range(len(images))]
+        return [(f"{path}[{i}]", Readings(torch.from_numpy(images[i].copy()))) for i in range(len(images))]
     try:
         with warnings.catch_warnings():
             # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that: the refusal is ours

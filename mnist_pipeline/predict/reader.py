@@ -84,20 +84,18 @@ class Reader:
     def digits(self, pictures: list[Readings]) -> list[list[tuple[torch.Tensor, torch.Tensor]] | str]:
         """For each picture, the digits it is read as, left to right: (the 28x28 image the model saw,
         its probabilities); or why it is refused (digits that touch, not read as one digit)."""
-        batch = [image for found in pictures for image in (*found.single, *found.parts)]
+        batch = [image for found in pictures for image in (found.whole, *found.parts)]
         probabilities = iter(self.probabilities(torch.stack(batch)) if batch else [])
         read = []
         for found in pictures:
-            single = [next(probabilities) for _ in found.single]
+            whole = next(probabilities)
             parts = [next(probabilities) for _ in found.parts]
-            whole = max(range(len(single)), key=lambda i: (float(single[i].max()), i))  # a tie: the plain one
-            confident = float(single[whole].max()) >= CONFIDENT
             split = bool(parts) and found.gap >= CLEAN_GAP and split_stands(
-                min((float(p.max()) for p in parts), default=0.0), float(single[whole].max()), found.row_on_page)
-            if found.touching and not confident:
+                min((float(p.max()) for p in parts), default=0.0), float(whole.max()), found.row_on_page)
+            if found.touching and float(whole.max()) < CONFIDENT:
                 read.append(found.touching)
             else:
-                read.append(list(zip(found.parts, parts)) if split else [(found.single[whole], single[whole])])
+                read.append(list(zip(found.parts, parts)) if split else [(found.whole, whole)])
         return read
 
     def answers(self, pictures: list[tuple[str, Readings]]) -> list[tuple[dict, list[torch.Tensor]]]:
