@@ -32,6 +32,17 @@ def test_the_per_experiment_stages_import_no_pandas():
         assert "pandas" not in modules, module
 
 
+def test_no_stage_imports_torchvision():
+    """Importing torchvision costs a stage about 1.4 s on top of torch; every place the project could
+    use it says in one line why its own code stays, and tests compare that code with torchvision's
+    (the gallery with make_grid, the IDX reader with torchvision's). A quick experiment stays as fast."""
+    from tests.project import stage_imports
+
+    imports = stage_imports()
+    assert {"stages.train", "stages.evaluate", "stages.crossval.folds"} <= {module for module, _ in imports}
+    assert [module for (module, _), found in imports.items() if "torchvision" in found["modules"]] == []
+
+
 def _png(data: bytes):
     import io
 
