@@ -41,7 +41,7 @@ FRAME_CONTRAST = 0.2  # a 1-pixel ring this much lighter or darker than what is 
 # shaded, ruled or squared page in the controls. A paper fit that followed the soft strokes of a
 # digit filling a small picture kept 0.65 or less.
 STRONG, WRITING_KEPT = 0.6, 0.7
-SPECKS = 0.003  # a box's outermost rows or columns holding together under this share of its ink: specks
+SPECKS = 0.003  # marks apart from the writing, each under this share of its ink, are specks (_box)
 
 
 @dataclass
@@ -103,7 +103,7 @@ def narrowest_gap(ink: np.ndarray, pieces: list[np.ndarray]) -> float:
 
 def to_mnist_digits(image: Image.Image, name: str = "picture") -> list[torch.Tensor]:
     """One framed uint8 [28, 28] per digit the picture may hold, left to right, without a model to
-    choose: the split where there is one, else the single reading."""
+    choose: the split where there is one, else the whole picture as one digit."""
     found = readings(image, name)
     if found.touching:
         raise PipelineError(found.touching)
@@ -192,7 +192,7 @@ def _crop(ink: np.ndarray, specks: float = SPECKS) -> np.ndarray:
 def _box(marked: np.ndarray, specks: float = SPECKS) -> tuple[tuple[int, int], tuple[int, int]]:
     """(top, bottom), (left, right) of the marked pixels, bottom and right exclusive, leaving out
     specks (noise, JPEG blocks): outermost runs of rows or columns, apart from the rest by clean
-    lines, holding together under `specks` of the marked pixels. A stroke's tip touches the rest
+    lines, each holding under `specks` of the marked pixels. A stroke's tip touches the rest
     and stays."""
     spans = []
     for axis in (1, 0):
