@@ -34,6 +34,7 @@ INK_THRESHOLD = 0.3  # of the strongest ink: what counts towards the bounding bo
 # 5th, 1.9 median. Only a stroke thinner than nearly all of MNIST's is widened: a thin pen.
 THIN_STROKE, USUAL_STROKE = 1.0, 2.0
 FILLS = 0.8  # writing spanning this much of the picture's height or width fills it: a crop
+MARGIN = 2  # pixels of paper that cleaned writing leaves on every side, at least, to be inside a page
 TRACE = 0.05  # of the strongest ink: a trace of ink, which a clean gap has none of
 FRAME_CONTRAST = 0.2  # a 1-pixel ring this much lighter or darker than what is inside it is a frame
 # Paper marks (a shadow, ruling) are fainter than writing, so the plain reading's strongest ink (at
@@ -144,8 +145,9 @@ def shows_paper(plain: np.ndarray, cleaned: np.ndarray) -> bool:
     to clean."""
     if not touches_edges(plain) or touches_edges(cleaned):
         return False
-    box = _crop(cleaned).shape
-    if max(box[0] / cleaned.shape[0], box[1] / cleaned.shape[1]) >= FILLS:
+    height, width = cleaned.shape
+    (top, bottom), (left, right) = _box(cleaned >= INK_THRESHOLD * cleaned.max())
+    if min(top, left, height - bottom, width - right) < MARGIN or max((bottom - top) / height, (right - left) / width) >= FILLS:
         return False
     kept = (cleaned >= INK_THRESHOLD * cleaned.max())[plain >= STRONG * plain.max()]
     return float(kept.mean()) >= WRITING_KEPT
