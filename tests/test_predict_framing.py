@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.predict.command import main
-from mnist_pipeline.predict.framing import plain_frame, to_mnist
+from mnist_pipeline.predict.framing import plain_frame, stroke_width, to_mnist
 from mnist_pipeline.training.checkpoint import save_checkpoint
 from tests.project import build
 
@@ -142,6 +142,16 @@ def test_a_blurred_digit_filling_its_picture_is_not_taken_for_paper(digit):
     small = _tight(_mnist_style(digit)).resize((8, 8), Image.Resampling.BOX)
     picture = ImageOps.invert(small.resize((64, 64), Image.Resampling.BICUBIC))
     assert _similar(to_mnist(picture).numpy(), plain_frame(picture).numpy()) > 0.95
+
+
+@pytest.mark.parametrize("pen", [2, 6])
+def test_a_thin_pen_is_widened_to_mnists_usual_stroke(pen):
+    """A 7 written with a fine pen on a 400x400 page (pen pixels wide on a 290-pixel-tall digit: well
+    under a pixel once framed) reaches about MNIST's median stroke width, 1.9 pixels."""
+    page = Image.new("L", (400, 400), 255)
+    ImageDraw.Draw(page).line([(80, 60), (300, 60), (200, 350)], fill=0, width=pen)
+    framed = to_mnist(page).numpy().astype(np.float32)
+    assert stroke_width(framed) >= 1.7  # MNIST: 1.9 median
 
 
 def test_an_8x8_digit_as_it_is_is_not_taken_for_a_page():

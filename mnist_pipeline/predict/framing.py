@@ -75,7 +75,7 @@ def readings(image: Image.Image, name: str = "picture") -> Readings:
         if plain is None:
             raise PipelineError(f"{name}: no digit found (the picture is blank or has too little contrast)")
         cleaned = None
-    # The plain reading, unless shading or lines reach the edges in it and not in the cleaned one.
+    # The plain reading, unless the picture shows paper (a shadow, ruling) that the cleaning took away.
     ink = plain if plain is not None and (cleaned is None or not shows_paper(plain, cleaned)) else cleaned
     try:
         pieces = split_digits(ink, name)
@@ -140,17 +140,17 @@ def plain_frame(image: Image.Image) -> torch.Tensor:
 
 def shows_paper(plain: np.ndarray, cleaned: np.ndarray) -> bool:
     """Whether the picture shows paper that the plain reading takes for ink: the plain ink reaches the
-    picture's edges (a shadow, ruled lines), while the cleaned writing stays well inside them and
-    keeps the plain reading's strongest ink. A crop, whose writing fills the picture, shows no paper
-    to clean."""
-    if not touches_edges(plain) or touches_edges(cleaned):
+    picture's edges (a shadow, ruled lines), while the cleaned writing (specks aside) stays well
+    inside them and keeps the plain reading's strongest ink. A crop, whose writing fills the
+    picture, shows no paper to clean."""
+    if not touches_edges(plain):
         return False
     height, width = cleaned.shape
-    (top, bottom), (left, right) = _box(cleaned >= INK_THRESHOLD * cleaned.max())
+    writing = cleaned >= INK_THRESHOLD * cleaned.max()
+    (top, bottom), (left, right) = _box(writing)
     if min(top, left, height - bottom, width - right) < MARGIN or max((bottom - top) / height, (right - left) / width) >= FILLS:
         return False
-    kept = (cleaned >= INK_THRESHOLD * cleaned.max())[plain >= STRONG * plain.max()]
-    return float(kept.mean()) >= WRITING_KEPT
+    return float(writing[plain >= STRONG * plain.max()].mean()) >= WRITING_KEPT
 
 
 def touches_edges(ink: np.ndarray) -> bool:
@@ -161,13 +161,13 @@ def touches_edges(ink: np.ndarray) -> bool:
 
 def frame(ink: np.ndarray, cleanup: bool = True) -> torch.Tensor:
     """The ink of one digit framed as MNIST's: its box fitted into 20x20, centre of mass at the centre.
-    With cleanup, specks are left out of the box and a stroke thinner than MNIST's thinnest (measured
-    as the model will see it, where noise has averaged out) is made as wide as its usual."""
+    With cleanup, specks are left out of the box and a stroke thinner than MNIST's thinnest is made
+    as wide as its usual: thin as the model would see it (resized, where noise has averaged out, but
+    where no stroke measures under about a pixel), widened by what it lacks at full resolution."""
     crop = _crop(ink, specks=SPECKS if cleanup else 0.0)
     fitted, scale = _fitted(crop)
-    width = stroke_width(fitted)
-    if cleanup and width < THIN_STROKE:
-        radius = round((USUAL_STROKE - width) / 2 / scale)
+    if cleanup and stroke_width(fitted) < THIN_STROKE:
+        radius = round((USUAL_STROKE - stroke_width(crop) * scale) / 2 / scale)
         if radius:
             padded = Image.fromarray(np.pad(crop, radius))
             fitted, scale = _fitted(_crop(np.asarray(padded.filter(ImageFilter.MaxFilter(2 * radius + 1)))))
