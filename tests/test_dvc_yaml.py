@@ -118,6 +118,7 @@ def _files(root: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.slow  # over 2 s on 2 idle cores: the fast tier stays under a minute
 def test_each_stage_reads_and_writes_exactly_what_dvc_yaml_declares(tmp_path, raw_files, monkeypatch):
     import importlib
 

@@ -319,6 +319,7 @@ def test_digits_that_touch_are_refused_in_one_line():
         to_mnist_digits(page, "touching.png")
 
 
+@pytest.mark.slow  # over 2 s on 2 idle cores: the fast tier stays under a minute
 def test_one_bad_file_among_many_costs_only_its_own_answer(tmp_path, checkpoint, capsys):
     good = tmp_path / "seven.png"
     _stroke_digit().save(good)

@@ -118,6 +118,7 @@ def test_label_smoothing_raises_the_training_loss(data):
      dict(optimizer="adamw", label_smoothing=0.1)],
     ids=["augmented", "onecycle", "sgd-cosine", "adamw-smoothing"],
 )
+@pytest.mark.slow  # over 2 s on 2 idle cores: the fast tier stays under a minute
 def test_every_option_reruns_byte_identically(data, recipe):
     first, run = _train(data, _params(epochs=2, **recipe), name="model_3")
     second, again = _train(data, _params(epochs=2, **recipe), name="model_3")

@@ -64,6 +64,7 @@ def _fit(data, resume=None, crash_at=None, recipe="seed-recipe"):
     return model, fit(model, *data, params, log=log, resume=resume)
 
 
+@pytest.mark.slow  # over 2 s on 2 idle cores: the fast tier stays under a minute
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_resumed_fit_equals_an_uninterrupted_one(tmp_path, few, recipe):
     model, run = _fit(few, recipe=recipe)

@@ -65,6 +65,7 @@ def test_fit_history_and_best_weights(data):
     assert score(best, data[2], data[3])[1] == run.best.val_accuracy
 
 
+@pytest.mark.slow  # over 2 s on 2 idle cores: the fast tier stays under a minute
 def test_a_weight_average_is_what_is_validated_kept_and_handed_back(data):
     plain_model, plain = _train(data, _params(epochs=3), "model_3")
     model, run = _train(data, _params(epochs=3, ema=0.9), "model_3")
