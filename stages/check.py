@@ -9,6 +9,7 @@ downstream. It imports no torch (nor numpy): it runs in a fraction of a second.
 """
 
 import argparse
+import json
 import math
 import sys
 
@@ -17,6 +18,7 @@ from mnist_pipeline.core.catalog import model_files
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import atomic_write_bytes
+from mnist_pipeline.core.machine import cpu, describe_cpu, same_cpu
 from mnist_pipeline.core.mnist import TRAIN_CLASS_COUNTS, TRAIN_LABELS, TRAIN_LABELS_SHA256
 from mnist_pipeline.core.params import (
     check_sections,
@@ -82,7 +84,22 @@ def check(params: dict) -> list[str]:
             warnings += limits.recipe_warnings(train.batch_size, train.schedule, train.warmup, total, sizes[""],
                                                f"models.{name}")
         warnings += limits.threads_warning(train.threads, f"models.{name}" if "threads" in block else "train")
-    return list(dict.fromkeys(warnings)) + find_leftovers(model_names(params))
+    return list(dict.fromkeys(warnings)) + find_leftovers(model_names(params)) + other_machine(model_names(params))
+
+
+def other_machine(names: list[str]) -> list[str]:
+    """One line where the checkout's results were trained on another CPU model than this one: models
+    retrained here will differ from them in the last bits, which `dvc metrics diff` then shows."""
+    here, others = cpu(), {}
+    for name in names:
+        try:
+            record = json.loads(paths.model_metrics(name, "train.json").read_bytes()[:65536]).get("machine")
+        except (OSError, ValueError, AttributeError):
+            continue  # not trained yet, or damaged: the train stage rewrites it
+        if isinstance(record, dict) and not same_cpu(record, here):
+            others.setdefault(describe_cpu(record), []).append(name)
+    return [f"{', '.join(models)}: trained on {machine}, not on this {describe_cpu(here)}: retrained here, results "
+            "differ in the last bits (README, 'Your first run')" for machine, models in others.items()]
 
 
 def main(argv: list[str] | None = None) -> None:

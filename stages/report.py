@@ -11,6 +11,7 @@ from mnist_pipeline.core.params import load_params, model_names
 from mnist_pipeline.evaluation.crossval import current_result
 from mnist_pipeline.evaluation.report import (
     build_report,
+    machines_line,
     read_crossval,
     read_summary,
     scores,
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
         write_json(scores(row, result), paths.scores(name))
     report = build_report(rows, cv)
     atomic_write_bytes(paths.REPORT_CSV, report.to_csv(index=False, lineterminator="\n").encode())
-    markdown = to_markdown(report)
+    markdown = to_markdown(report) + "\n" + machines_line(rows)
     atomic_write_bytes(paths.REPORT_MD, markdown.encode())
     print(markdown, end="")
 

@@ -12,7 +12,7 @@ from mnist_pipeline.core.wording import plural
 from mnist_pipeline.data.splits import load_split
 from mnist_pipeline.training.architectures import count_parameters
 from mnist_pipeline.training.checkpoint import save_checkpoint
-from mnist_pipeline.training.device import peak_memory_mib
+from mnist_pipeline.training.device import machine, peak_memory_mib
 from mnist_pipeline.training.live import epoch_logger
 from mnist_pipeline.training.loop import Run
 from mnist_pipeline.training.session import require_same_params, train_model
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
         trained = train_model(name, recipe, train, val, paths.resume_state(name), inputs, on_epoch=log_epoch)
     require_same_params(name, recipe_inputs(params, name), recipe_inputs(load_params(), name))
     run = trained.run
-    write_outputs(name, recipe, run, trained.model, trained.device.type)
+    write_outputs(name, recipe, run, trained.model, trained.device)
     trained.resume.clear()  # only now: a run killed before this point resumes instead of starting over
     print(
         f"{name}: best validation accuracy {run.best.val_accuracy:.2%} at epoch {run.best.epoch}, "
@@ -46,7 +46,7 @@ def epochs_trained(run: Run, planned: float) -> float:
     return int(done) if float(done).is_integer() else done
 
 
-def write_outputs(name: str, recipe: Recipe, run: Run, model, device: str) -> None:
+def write_outputs(name: str, recipe: Recipe, run: Run, model, device) -> None:
     """Checkpoints, training metrics and timing, each written atomically."""
     for which, stats, state_dict in (("best", run.best, run.best_state), ("last", run.history[-1], model.state_dict())):
         save_checkpoint(
@@ -61,7 +61,8 @@ def write_outputs(name: str, recipe: Recipe, run: Run, model, device: str) -> No
             "best_val_loss": round(run.best.val_loss, 6),
             "epochs_run": epochs_trained(run, recipe.train.epochs),
             "stopped_early": run.stopped_early,
-            "device": device,
+            "device": device.type,
+            "machine": machine(device),  # the same params give the same bytes only on the same machine
         },
         paths.model_metrics(name, "train.json"),
     )

@@ -35,6 +35,10 @@ def test_stages_in_order_write_their_outputs(project):
     assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_loss"] > 0
     train = json.loads((root / "metrics/model_1/train.json").read_text())
     assert train["parameters"] == 26_698 and train["epochs_run"] == 2
+    from mnist_pipeline.core.machine import cpu
+    assert train["machine"] == {**cpu(), "kernels": train["machine"]["kernels"], "torch": train["machine"]["torch"],
+                                "threads": train["machine"]["threads"]}
+    assert train["machine"]["threads"] >= 1 and train["machine"]["torch"].startswith("2.")
     assert sorted(p.name for p in root.rglob("*.tmp")) == []
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import read_json
+from mnist_pipeline.core.machine import describe_cpu
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,9 +29,10 @@ COLUMNS = {
 
 
 def summary_row(model: str, train: dict, evaluation: dict) -> dict:
-    """A model's row of the report, from its train.json and eval.json metrics."""
+    """A model's row of the report, from its train.json and eval.json metrics, and the machine that
+    trained it (not a column: the report names it under the table)."""
     merged = {"model": model, **train, **evaluation}
-    return {key: merged.get(key) for key in COLUMNS}
+    return {key: merged.get(key) for key in COLUMNS} | {"machine": train.get("machine")}
 
 
 def read_row(path: Path) -> dict:
@@ -82,6 +84,26 @@ def to_markdown(report: "pd.DataFrame") -> str:
         cells.append("not run" if pd.isna(mean) else f"{mean * 100:.2f} ± {std * 100:.2f}%")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def describe_machine(record: dict) -> str:
+    """`AMD EPYC (AuthenticAMD, family 25, model 17), torch 2.14.1 with its AVX512 kernels, 2 threads`."""
+    text = f"{describe_cpu(record)}, torch {record.get('torch', '?')} with its {record.get('kernels', '?')} kernels, " \
+           f"{record.get('threads', '?')} thread{'s' if record.get('threads') != 1 else ''}"
+    return text + (f", GPU {record['gpu']}" if record.get("gpu") else "")
+
+
+def machines_line(rows: list[dict]) -> str:
+    """Which machine trained each model, in one sentence: results are byte-identical only on the same
+    CPU model, torch and thread count (core/machine.py)."""
+    groups: dict[str, list[str]] = {}
+    for row in rows:
+        machine = row.get("machine")
+        groups.setdefault(describe_machine(machine) if machine else "a machine not recorded (an older train stage)",
+                          []).append(f"`{row['model']}`")
+    if len(groups) == 1:
+        return f"Every model trained on {next(iter(groups))}.\n"
+    return "Trained on " + "; ".join(f"{', '.join(models)}: {machine}" for machine, models in groups.items()) + ".\n"
 
 
 def read_crossval(path: Path) -> dict:

@@ -6,6 +6,7 @@ import sys
 import torch
 
 from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.machine import cpu
 
 
 def select_device(name: str) -> torch.device:
@@ -62,3 +63,13 @@ def peak_memory_mib() -> float | None:
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+
+
+def machine(device: torch.device) -> dict:
+    """What results depend on besides params and data: the CPU model (core/machine.py), the kernels
+    torch picked for it, torch's version and its thread count, and the GPU where one trained."""
+    record = {**cpu(), "kernels": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
+              "threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        record["gpu"] = torch.cuda.get_device_name(device)
+    return record

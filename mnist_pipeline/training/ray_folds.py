@@ -11,9 +11,10 @@ Ray's scheduler owns the CPUs inside Ray: tasks claim no cores (training/cores.p
 instance the stage itself holds every core for its run, so a `dvc queue` training on the same
 machine waits for it, and it for them.
 
-A fold's result depends only on its recipe and thread count, not on the node: each task asks Ray
-for `threads` CPUs (for `threads: 0`, the core count torch uses on the machine that runs the
-stage, as a fold stage without Ray does) and trains with exactly that many threads.
+A fold's result depends on its recipe, its thread count and the node's CPU model (oneDNN picks
+kernels by CPU; each result records its machine), not on which node of one model runs it: each task
+asks Ray for `threads` CPUs (for `threads: 0`, the core count torch uses on the machine that runs
+the stage, as a fold stage without Ray does) and trains with exactly that many threads.
 """
 
 import io
@@ -38,6 +39,7 @@ from mnist_pipeline.core.params import CrossvalParams, Recipe
 from mnist_pipeline.data.folds import assign_folds, fold_split
 from mnist_pipeline.data.splits import Split
 from mnist_pipeline.training.cores import claim_cores
+from mnist_pipeline.training.device import machine
 from mnist_pipeline.training.resume import fingerprint, project_code
 from mnist_pipeline.training.session import train_model
 
@@ -74,7 +76,8 @@ def train_fold(name: str, recipe: Recipe, crossval: CrossvalParams, data: Split,
     with redirect_stdout(io.StringIO()):  # the layer table and epoch blocks of each fold would drown the progress
         trained = train_model(name, recipe, train, val, resume_path=None, inputs=[], claim=False,
                               on_epoch=lambda stats: None)
-    return {"result": fold_result(fold, crossval, train, val, trained.run), "node": node}
+    result = fold_result(fold, crossval, train, val, trained.run) | {"machine": machine(trained.device)}
+    return {"result": result, "node": node}
 
 
 LOCAL = ("", "local")  # RAY_ADDRESS values that mean the embedded instance
