@@ -1,5 +1,6 @@
 """What `dvc plots show` draws, read from its JSON on the committed metrics: each chart says which
-model it shows, folds are categories, models have their own colours, and the page declares UTF-8."""
+model it shows, folds are categories, models have their own colours; and its page declares UTF-8
+and loads no script from the network."""
 
 import json
 import re
@@ -22,11 +23,26 @@ def _averaged(name: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def plots() -> dict[str, dict]:
+def listed() -> dict[str, list[dict]]:
+    """Every plot DVC lists, by name: its renders (`type` vega or image, `content`)."""
     shown = subprocess.run(["dvc", "plots", "show", "--json"], cwd=ROOT, capture_output=True, text=True, check=True)
     result = json.loads(shown.stdout)
     assert not result.get("errors"), result["errors"]
-    return {name: renders[0]["content"] for name, renders in result["data"].items() if renders[0]["type"] == "vega"}
+    return result["data"]
+
+
+@pytest.fixture(scope="module")
+def plots(listed) -> dict[str, dict]:
+    """Each Vega plot's spec, by name."""
+    return {name: renders[0]["content"] for name, renders in listed.items() if renders[0]["type"] == "vega"}
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    """The page `dvc plots show` writes (with the images it copies beside it), as a user gets it."""
+    out = tmp_path_factory.mktemp("dvc_plots")
+    subprocess.run(["dvc", "plots", "show", "-o", str(out)], cwd=ROOT, capture_output=True, check=True)
+    return out / "index.html"
 
 
 def _encodings(spec: dict) -> list[dict]:
@@ -86,7 +102,31 @@ def test_every_model_has_its_fold_chart_in_crossval_dvc_yaml():
     assert sorted(defined) == sorted(f"plots/{m}.csv" for m in MODELS), "crossval/dvc.yaml: plots"
 
 
-def test_the_page_declares_utf8(tmp_path):
-    subprocess.run(["dvc", "plots", "show", "-o", str(tmp_path)], cwd=ROOT, capture_output=True, check=True)
-    page = (tmp_path / "index.html").read_text(encoding="utf-8")
-    assert '<meta charset="utf-8">' in page.split("</head>")[0]
+def test_the_page_declares_utf8(page):
+    assert '<meta charset="utf-8">' in page.read_text(encoding="utf-8").split("</head>")[0]
+
+
+SCRIPT_SOURCES = re.compile(r"""<script\b[^>]*?\bsrc\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
+
+
+def test_the_page_loads_no_script_from_the_network(page):
+    """Offline, behind a proxy or on a plane the charts still draw: vega, vega-lite and vega-embed are
+    inline in the page's template, which has no `{scripts}`, where DVC would put its CDN's tags."""
+    template = (ROOT / ".dvc/plots/page.html").read_text(encoding="utf-8")
+    assert "{scripts}" not in template, ".dvc/plots/page.html: DVC fills {scripts} with <script src=https://...>"
+    sources = SCRIPT_SOURCES.findall(page.read_text(encoding="utf-8")) + SCRIPT_SOURCES.findall(template)
+    assert [src for src in sources if re.match(r"(https?:)?//", src, re.IGNORECASE)] == []
+
+
+def test_the_inline_libraries_are_the_versions_named_and_the_majors_dvc_writes_for():
+    """The template says which vega, vega-lite and vega-embed it holds; DVC's own page (its CDN
+    tags) names the major versions its templates are written for."""
+    from dvc_render.vega import VegaRenderer
+
+    template = (ROOT / ".dvc/plots/page.html").read_text(encoding="utf-8")
+    inline = re.findall(r"<script>/\* ([a-z-]+) ([0-9.]+), [^\n]*\n(.*?)</script>", template, re.DOTALL)
+    for name, version, code in inline:
+        assert f'"{version}"' in code, f"{name}: the script is not version {version}"
+    majors = {name: version.split(".")[0] for name, version, _ in inline}
+    assert majors == dict(re.findall(r"npm/([a-z-]+)@(\d+)\.", VegaRenderer.SCRIPTS)) == \
+        {"vega": "5", "vega-lite": "5", "vega-embed": "6"}
