@@ -1,15 +1,20 @@
 """What `dvc plots show` draws, read from its JSON on the committed metrics: each chart says which
-model it shows, folds are categories, models have their own colours; and its page declares UTF-8
-and loads no script from the network."""
+model it shows, folds are categories, models have their own colours; and its page, opened in a
+browser with the network off, draws every plot."""
 
+import html
+import http.server
 import json
 import re
 import subprocess
+import threading
 
 import pytest
 import yaml
+from dvc_render.base import Renderer
 
 from mnist_pipeline.core.params import model_names
+from tests.browser import BROWSER, NO_BROWSER, dump_dom
 from tests.project import ROOT, project_params
 
 PARAMS = project_params()
@@ -130,3 +135,80 @@ def test_the_inline_libraries_are_the_versions_named_and_the_majors_dvc_writes_f
     majors = {name: version.split(".")[0] for name, version, _ in inline}
     assert majors == dict(re.findall(r"npm/([a-z-]+)@(\d+)\.", VegaRenderer.SCRIPTS)) == \
         {"vega": "5", "vega-lite": "5", "vega-embed": "6"}
+
+
+# Put before the page's first script: records its errors, then, once every plot has drawn (or 10 s of
+# the page's time have passed), the size of what each plot's element drew, into <pre id="probe">.
+PROBE = """<script>
+var probeErrors = [];
+window.addEventListener("error", function (event) { probeErrors.push(event.message); });
+window.addEventListener("load", function () {
+  var started = Date.now();
+  var size = function (element) { var box = element.getBoundingClientRect(); return [box.width, box.height]; };
+  (function look() {
+    var plots = {};
+    document.querySelectorAll("body > div[id]").forEach(function (div) {
+      plots[div.id] = {
+        marks: Array.from(div.querySelectorAll("canvas.marks, svg.marks"), size),
+        images: Array.from(div.querySelectorAll("img"), function (img) { return img.naturalWidth ? size(img) : [0, 0]; })
+      };
+    });
+    var waiting = Object.values(plots).some(function (p) { return !p.marks.length && !p.images.length; });
+    if (waiting && Date.now() - started < 10000) { setTimeout(look, 100); return; }
+    var report = document.createElement("pre");
+    report.id = "probe";
+    report.textContent = JSON.stringify({plots: plots, errors: probeErrors});
+    document.body.appendChild(report);
+  })();
+});
+</script>
+"""
+
+
+class _Script(http.server.BaseHTTPRequestHandler):
+    """Serves a script that leaves <p id="reached"> in the page that loads it."""
+
+    def do_GET(self):
+        body = b'document.write("<p id=reached></p>");'
+        self.send_response(200)
+        self.send_header("Content-Type", "text/javascript")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def _reached_over_http(tmp_path) -> dict[bool, bool]:
+    """Whether Chromium, online and offline, loads a script served on this machine."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Script)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        remote = tmp_path / "remote.html"
+        remote.write_text(f'<!DOCTYPE html><script src="http://127.0.0.1:{server.server_port}/x.js"></script>')
+        return {offline: 'id="reached"' in dump_dom(remote.as_uri(), tmp_path / "profile", offline)
+                for offline in (False, True)}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.slow  # about 8 s: DVC writes the page, Chromium runs three times
+@pytest.mark.skipif(BROWSER is None, reason=NO_BROWSER)
+def test_every_plot_dvc_lists_draws_in_a_browser_without_network(listed, page, tmp_path):
+    """Each Vega plot a canvas or SVG of non-zero size, each image loaded and shown, in a Chromium
+    that cannot load even a script served on this machine."""
+    reached = _reached_over_http(tmp_path)
+    assert reached == {False: True, True: False}, f"loaded a script from 127.0.0.1, online and offline: {reached}"
+    probe = page.with_name("probe.html")
+    probe.write_text(page.read_text(encoding="utf-8").replace("<script", PROBE + "<script", 1), encoding="utf-8")
+    dom = dump_dom(probe.as_uri(), tmp_path / "profile")
+    report = json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.DOTALL).group(1)))
+    undrawn = []
+    for name, renders in listed.items():
+        drawn = report["plots"].get(Renderer.remove_special_chars(name), {})
+        sizes = drawn.get("marks" if renders[0]["type"] == "vega" else "images", [])
+        if not sizes or not all(width > 0 and height > 0 for width, height in sizes):
+            undrawn.append(name)
+    assert undrawn == [], f"{len(undrawn)} of {len(listed)} plots drew nothing: {undrawn}; errors: {report['errors'][:3]}"
