@@ -54,7 +54,7 @@ def _png(data: bytes):
 def test_the_gallery_shows_the_misclassified_digits_in_order_each_over_its_label():
     import numpy as np
 
-    from mnist_pipeline.evaluation.gallery import LABEL_HEIGHT, PADDING, SCALE, misclassified_png
+    from mnist_pipeline.evaluation.gallery import CAPTION_HEIGHT, LABEL_HEIGHT, PADDING, SCALE, misclassified_png
 
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (60, 28, 28), dtype=torch.uint8, generator=generator)
@@ -65,19 +65,39 @@ def test_the_gallery_shows_the_misclassified_digits_in_order_each_over_its_label
     sheet = _png(misclassified_png(images, actual, predicted))
     assert sheet.format == "PNG" and sheet.mode == "L"
     tile_w, tile_h = 28 * SCALE + PADDING, 28 * SCALE + LABEL_HEIGHT + PADDING
-    assert sheet.size == (8 * tile_w + PADDING, 2 * tile_h + PADDING)
+    assert sheet.size == (8 * tile_w + PADDING, CAPTION_HEIGHT + 2 * tile_h + PADDING)
     pixels = np.array(sheet)
+    caption = pixels[:CAPTION_HEIGHT]
+    assert (caption < 128).sum() > 200 and (caption == 255).mean() > 0.5, "no caption, dark on white, above the grid"
     for slot, index in enumerate(wrong):
-        x, y = (slot % 8) * tile_w + PADDING, (slot // 8) * tile_h + PADDING
+        x, y = (slot % 8) * tile_w + PADDING, CAPTION_HEIGHT + (slot // 8) * tile_h + PADDING
         enlarged = images[index].numpy().repeat(SCALE, axis=0).repeat(SCALE, axis=1)
         assert (pixels[y : y + 28 * SCALE, x : x + 28 * SCALE] == enlarged).all(), f"tile {slot}"
         label = pixels[y + 28 * SCALE : y + 28 * SCALE + LABEL_HEIGHT, x : x + 28 * SCALE]
         assert (label < 128).sum() > 10 and (label == 255).mean() > 0.5, f"tile {slot}: no dark text on white"
-    assert (pixels[:PADDING] == 255).all() and (pixels[:, :PADDING] == 255).all()
-    # At most max_tiles, and a sheet that says so where nothing is wrong.
-    assert _png(misclassified_png(images, actual, predicted, max_tiles=3)).size == (3 * tile_w + PADDING, tile_h + PADDING)
+    grid = pixels[CAPTION_HEIGHT:]
+    assert (grid[:PADDING] == 255).all() and (grid[:, :PADDING] == 255).all()
+    # At most max_tiles (the caption widens a narrow sheet), and a sheet that says so where nothing is wrong.
+    few = _png(misclassified_png(images, actual, predicted, max_tiles=3))
+    assert few.height == CAPTION_HEIGHT + tile_h + PADDING and few.width >= 3 * tile_w + PADDING
+    assert (np.array(few)[CAPTION_HEIGHT:, 3 * tile_w + PADDING :] == 255).all()
     empty = np.array(_png(misclassified_png(images, actual, actual)))
     assert (empty < 128).any() and (empty == 255).mean() > 0.9
+
+
+def test_the_gallery_caption_says_which_errors_it_shows_and_what_a_label_means():
+    from mnist_pipeline.evaluation.gallery import CAPTION_HEIGHT, LABEL_HEIGHT, PADDING, SCALE, caption, label
+    from mnist_pipeline.evaluation.gallery import misclassified_png
+
+    actual = torch.arange(60) % 10
+    predicted = torch.where(torch.arange(60) < 49, (actual + 1) % 10, actual)
+    sheet = _png(misclassified_png(torch.zeros(60, 28, 28, dtype=torch.uint8), actual, predicted))
+    assert sheet.height == CAPTION_HEIGHT + 5 * (28 * SCALE + LABEL_HEIGHT + PADDING) + PADDING  # 40 of 49: 5 rows of 8
+    assert caption(40, 49)[0] == "The first 40 of 49 misclassified test digits, in test-set order."
+    assert caption(7, 7)[0] == "All 7 misclassified test digits, in test-set order."
+    assert caption(1, 1)[0] == "The one misclassified test digit."
+    assert caption(40, 49)[1] == '"4 read as 8": a true 4 that the model predicted as 8.'
+    assert label(4, 8) == "4 read as 8"  # the caption's example is the label's own format
 
 
 def test_the_gallery_is_laid_out_as_torchvisions_make_grid():
@@ -85,15 +105,17 @@ def test_the_gallery_is_laid_out_as_torchvisions_make_grid():
     from PIL import ImageFont
     from torchvision.utils import make_grid
 
-    from mnist_pipeline.evaluation.gallery import PADDING, misclassified_png, tile
+    from mnist_pipeline.evaluation.gallery import CAPTION_HEIGHT, PADDING, misclassified_png, tile
 
     images = torch.randint(0, 256, (20, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     actual, predicted = torch.zeros(20, dtype=torch.long), torch.ones(20, dtype=torch.long)
     font = ImageFont.load_default()
     for count in (3, 11):
-        tiles = torch.stack([torch.from_numpy(np.array(tile(images[i], "t0 p1", font)))[None] for i in range(count)])
+        tiles = torch.stack([torch.from_numpy(np.array(tile(images[i], "0 read as 1", font)))[None] for i in range(count)])
         expected = make_grid(tiles, nrow=8, padding=PADDING, pad_value=255)[0].numpy()
-        assert np.array_equal(np.array(_png(misclassified_png(images, actual, predicted, max_tiles=count))), expected)
+        grid = np.array(_png(misclassified_png(images, actual, predicted, max_tiles=count)))[CAPTION_HEIGHT:]
+        assert np.array_equal(grid[:, : expected.shape[1]], expected), count
+        assert (grid[:, expected.shape[1] :] == 255).all(), count
 
 
 def test_the_report_shows_each_models_calibrated_ece_and_refuses_an_older_summary(tmp_path):

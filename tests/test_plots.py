@@ -1,14 +1,20 @@
 """What `dvc plots show` draws, read from its JSON on the committed metrics: each chart says which
-model it shows, folds are categories, models have their own colours, and the page declares UTF-8."""
+model it shows, folds are categories, models have their own colours; and its page, opened in a
+browser with the network off, draws every plot."""
 
+import html
+import http.server
 import json
 import re
 import subprocess
+import threading
 
 import pytest
 import yaml
+from dvc_render.base import Renderer
 
 from mnist_pipeline.core.params import model_names
+from tests.browser import BROWSER, NO_BROWSER, dump_dom
 from tests.project import ROOT, project_params
 
 PARAMS = project_params()
@@ -22,11 +28,26 @@ def _averaged(name: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def plots() -> dict[str, dict]:
+def listed() -> dict[str, list[dict]]:
+    """Every plot DVC lists, by name: its renders (`type` vega or image, `content`)."""
     shown = subprocess.run(["dvc", "plots", "show", "--json"], cwd=ROOT, capture_output=True, text=True, check=True)
     result = json.loads(shown.stdout)
     assert not result.get("errors"), result["errors"]
-    return {name: renders[0]["content"] for name, renders in result["data"].items() if renders[0]["type"] == "vega"}
+    return result["data"]
+
+
+@pytest.fixture(scope="module")
+def plots(listed) -> dict[str, dict]:
+    """Each Vega plot's spec, by name."""
+    return {name: renders[0]["content"] for name, renders in listed.items() if renders[0]["type"] == "vega"}
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    """The page `dvc plots show` writes (with the images it copies beside it), as a user gets it."""
+    out = tmp_path_factory.mktemp("dvc_plots")
+    subprocess.run(["dvc", "plots", "show", "-o", str(out)], cwd=ROOT, capture_output=True, check=True)
+    return out / "index.html"
 
 
 def _encodings(spec: dict) -> list[dict]:
@@ -86,7 +107,108 @@ def test_every_model_has_its_fold_chart_in_crossval_dvc_yaml():
     assert sorted(defined) == sorted(f"plots/{m}.csv" for m in MODELS), "crossval/dvc.yaml: plots"
 
 
-def test_the_page_declares_utf8(tmp_path):
-    subprocess.run(["dvc", "plots", "show", "-o", str(tmp_path)], cwd=ROOT, capture_output=True, check=True)
-    page = (tmp_path / "index.html").read_text(encoding="utf-8")
-    assert '<meta charset="utf-8">' in page.split("</head>")[0]
+def test_the_page_declares_utf8(page):
+    assert '<meta charset="utf-8">' in page.read_text(encoding="utf-8").split("</head>")[0]
+
+
+SCRIPT_SOURCES = re.compile(r"""<script\b[^>]*?\bsrc\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
+
+
+def test_the_page_loads_no_script_from_the_network(page):
+    """Offline, behind a proxy or on a plane the charts still draw: vega, vega-lite and vega-embed are
+    inline in the page's template, which has no `{scripts}`, where DVC would put its CDN's tags."""
+    template = (ROOT / ".dvc/plots/page.html").read_text(encoding="utf-8")
+    assert "{scripts}" not in template, ".dvc/plots/page.html: DVC fills {scripts} with <script src=https://...>"
+    sources = SCRIPT_SOURCES.findall(page.read_text(encoding="utf-8")) + SCRIPT_SOURCES.findall(template)
+    assert [src for src in sources if re.match(r"(https?:)?//", src, re.IGNORECASE)] == []
+
+
+def test_the_inline_libraries_are_the_versions_named_and_the_majors_dvc_writes_for():
+    """The template says which vega, vega-lite and vega-embed it holds; DVC's own page (its CDN
+    tags) names the major versions its templates are written for."""
+    from dvc_render.vega import VegaRenderer
+
+    template = (ROOT / ".dvc/plots/page.html").read_text(encoding="utf-8")
+    inline = re.findall(r"<script>/\* ([a-z-]+) ([0-9.]+), [^\n]*\n(.*?)</script>", template, re.DOTALL)
+    for name, version, code in inline:
+        assert f'"{version}"' in code, f"{name}: the script is not version {version}"
+    majors = {name: version.split(".")[0] for name, version, _ in inline}
+    assert majors == dict(re.findall(r"npm/([a-z-]+)@(\d+)\.", VegaRenderer.SCRIPTS)) == \
+        {"vega": "5", "vega-lite": "5", "vega-embed": "6"}
+
+
+# Put before the page's first script: records its errors, then, once every plot has drawn (or 10 s of
+# the page's time have passed), the size of what each plot's element drew, into <pre id="probe">.
+PROBE = """<script>
+var probeErrors = [];
+window.addEventListener("error", function (event) { probeErrors.push(event.message); });
+window.addEventListener("load", function () {
+  var started = Date.now();
+  var size = function (element) { var box = element.getBoundingClientRect(); return [box.width, box.height]; };
+  (function look() {
+    var plots = {};
+    document.querySelectorAll("body > div[id]").forEach(function (div) {
+      plots[div.id] = {
+        marks: Array.from(div.querySelectorAll("canvas.marks, svg.marks"), size),
+        images: Array.from(div.querySelectorAll("img"), function (img) { return img.naturalWidth ? size(img) : [0, 0]; })
+      };
+    });
+    var waiting = Object.values(plots).some(function (p) { return !p.marks.length && !p.images.length; });
+    if (waiting && Date.now() - started < 10000) { setTimeout(look, 100); return; }
+    var report = document.createElement("pre");
+    report.id = "probe";
+    report.textContent = JSON.stringify({plots: plots, errors: probeErrors});
+    document.body.appendChild(report);
+  })();
+});
+</script>
+"""
+
+
+class _Script(http.server.BaseHTTPRequestHandler):
+    """Serves a script that leaves <p id="reached"> in the page that loads it."""
+
+    def do_GET(self):
+        body = b'document.write("<p id=reached></p>");'
+        self.send_response(200)
+        self.send_header("Content-Type", "text/javascript")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def _reached_over_http(tmp_path) -> dict[bool, bool]:
+    """Whether Chromium, online and offline, loads a script served on this machine."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Script)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        remote = tmp_path / "remote.html"
+        remote.write_text(f'<!DOCTYPE html><script src="http://127.0.0.1:{server.server_port}/x.js"></script>')
+        return {offline: 'id="reached"' in dump_dom(remote.as_uri(), tmp_path / "profile", offline)
+                for offline in (False, True)}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.slow  # about 8 s: DVC writes the page, Chromium runs three times
+@pytest.mark.skipif(BROWSER is None, reason=NO_BROWSER)
+def test_every_plot_dvc_lists_draws_in_a_browser_without_network(listed, page, tmp_path):
+    """Each Vega plot a canvas or SVG of non-zero size, each image loaded and shown, in a Chromium
+    that cannot load even a script served on this machine."""
+    reached = _reached_over_http(tmp_path)
+    assert reached == {False: True, True: False}, f"loaded a script from 127.0.0.1, online and offline: {reached}"
+    probe = page.with_name("probe.html")
+    probe.write_text(page.read_text(encoding="utf-8").replace("<script", PROBE + "<script", 1), encoding="utf-8")
+    dom = dump_dom(probe.as_uri(), tmp_path / "profile")
+    report = json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.DOTALL).group(1)))
+    undrawn = []
+    for name, renders in listed.items():
+        drawn = report["plots"].get(Renderer.remove_special_chars(name), {})
+        sizes = drawn.get("marks" if renders[0]["type"] == "vega" else "images", [])
+        if not sizes or not all(width > 0 and height > 0 for width, height in sizes):
+            undrawn.append(name)
+    assert undrawn == [], f"{len(undrawn)} of {len(listed)} plots drew nothing: {undrawn}; errors: {report['errors'][:3]}"
