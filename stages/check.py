@@ -84,6 +84,7 @@ def check(params: dict) -> list[str]:
             warnings += limits.recipe_warnings(train.batch_size, train.schedule, train.warmup, total, sizes[""],
                                                f"models.{name}")
         warnings += limits.threads_warning(train.threads, f"models.{name}" if "threads" in block else "train")
+        warnings += limits.precision_warning(train.precision, f"models.{name}" if "precision" in block else "train")
     return list(dict.fromkeys(warnings)) + find_leftovers(model_names(params)) + other_machine(model_names(params))
 
 

@@ -153,6 +153,19 @@ def test_legal_but_likely_mistaken_values_are_warned_of(project):
 
 
 
+def test_bfloat16_is_warned_of_where_the_cpu_emulates_it(project, tmp_path, monkeypatch):
+    from mnist_pipeline.core import machine
+
+    params = copy.deepcopy(project)
+    params["models"]["model_4"]["precision"] = "bfloat16"
+    for flags, warned in (("fpu avx512f avx512_bf16", False), ("fpu avx2", True), ("", False)):
+        (tmp_path / "cpuinfo").write_text(f"processor\t: 0\nflags\t\t: {flags}\n" if flags else "processor\t: 0\n")
+        monkeypatch.setattr(machine, "CPUINFO", tmp_path / "cpuinfo")
+        found = [w for w in check_stage.check(params) if "precision" in w]
+        assert found == (["params.yaml: models.model_4.precision: bfloat16 is emulated on this CPU (no AVX512-BF16 or "
+                          "AMX): training is slower than with float32 here"] if warned else []), flags
+
+
 def test_the_committed_params_pass_check_without_a_warning(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no data/raw: check uses the canonical files' class counts
     assert check_stage.check(yaml.safe_load((ROOT / "params.yaml").read_text())) == []

@@ -35,6 +35,7 @@ RECIPES = {
     "sgd-cosine": ("model_3", dataclasses.replace(PARAMS, optimizer="sgd", lr=0.05, schedule="cosine")),
     "weight-average": ("model_3", dataclasses.replace(PARAMS, schedule="onecycle", ema=0.9)),
     "fractional-last-epoch": ("model_4", dataclasses.replace(PARAMS, epochs=3.5, schedule="onecycle", label_smoothing=0.1)),
+    "bfloat16": ("model_4", dataclasses.replace(PARAMS, epochs=3.5, schedule="onecycle", precision="bfloat16")),
 }
 
 HYPERPARAMETERS = {"model_2": {"dropout": 0.2}}

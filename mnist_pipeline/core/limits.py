@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.machine import has_native_bfloat16
 from mnist_pipeline.core.paths import PARAMS_FILE
 from mnist_pipeline.core.wording import plural
 
@@ -115,3 +116,11 @@ def threads_warning(threads: int, where: str) -> list[str]:
         return []
     return [f"{PARAMS_FILE}: {where}.threads: {threads} is more than this machine's {plural(cores, 'core')}: "
             f"training here uses {cores}"]
+
+
+def precision_warning(precision: str, where: str) -> list[str]:
+    """bfloat16 on a CPU without it natively is emulated: correct, but slower than float32."""
+    if precision != "bfloat16" or has_native_bfloat16() is not False:
+        return []
+    return [f"{PARAMS_FILE}: {where}.precision: bfloat16 is emulated on this CPU (no AVX512-BF16 or AMX): "
+            "training is slower than with float32 here"]

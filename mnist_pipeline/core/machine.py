@@ -36,6 +36,21 @@ def cpu() -> dict:
     }
 
 
+def has_native_bfloat16() -> bool | None:
+    """Whether the CPU computes in bfloat16 natively (x86: AVX512-BF16 or AMX; Arm: BF16), from
+    /proc/cpuinfo's flags; None where it does not say (not Linux)."""
+    try:
+        text = CPUINFO.read_text(errors="replace")[:65536].split("\n\n", 1)[0]
+    except OSError:
+        return None
+    flags = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags |= set(value.split())
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"}) if flags else None
+
+
 def same_cpu(a: dict, b: dict) -> bool:
     """Whether two records name the same CPU model (what byte-identical results need, with torch's
     version and thread count)."""

@@ -89,6 +89,10 @@ class TrainParams:
                        description="decay per step of a moving average of the weights, which is then what is validated and kept")
     early_stopping_patience: int = Field(ge=0, lt=INT64, json_schema_extra={"note": "0 turns early stopping off"},
                                          description="epochs without improvement before stopping")
+    precision: Literal["float32", "bfloat16"] = Field(
+        description="bfloat16: training's convolutions and matrix products in bfloat16 (autocast), faster where the "
+                    "CPU has it natively (AVX512-BF16, AMX); results then depend on that instruction set too. "
+                    "Validation, test and predict stay float32")
     seed: int = seed("weight init, shuffling, augmentation and dropout")
     device: Device = Field(description="auto: CUDA, then MPS, then CPU")
     # Above the machine's cores is a warning of check's and clamped where used (training/device.py),

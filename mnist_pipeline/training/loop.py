@@ -167,8 +167,9 @@ def train_epoch(model, optimizer, x, y, params: TrainParams, generator: torch.Ge
                                    params.augment_scale)
         if params.augment_low_res:
             inputs = random_low_resolution(inputs, generator, params.augment_low_res)
-        logits = model(inputs)
-        loss = F.cross_entropy(logits, targets, label_smoothing=params.label_smoothing)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=params.precision == "bfloat16"):
+            logits = model(inputs)
+            loss = F.cross_entropy(logits, targets, label_smoothing=params.label_smoothing)  # float32 under autocast
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
