@@ -1,5 +1,7 @@
-"""What the benchmarks share: where they write, and the recipes they time."""
+"""What the benchmarks share: where they write, the machine they ran on, and the recipes they time."""
 
+import os
+import platform
 from pathlib import Path
 
 from mnist_pipeline.core.catalog import hyperparameter_types
@@ -20,6 +22,33 @@ def recorded(path: Path | None = None) -> dict:
 def record(sections: dict, path: Path | None = None) -> None:
     """Write these top-level sections into a results file (RESULTS unless named), keeping every other one there."""
     write_json({**recorded(path), **sections}, path or RESULTS)
+
+
+def machine() -> dict:
+    """The CPU (its model name), cores, torch and Python of this run: a figure means little without them."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def machine_label(figures: dict | None = None) -> str:
+    """'AMD EPYC, torch 2.14.1': the CPU and torch a figure came from, as the docs' tables name them."""
+    figures = figures or machine()
+    return f"{figures['cpu']}, torch {figures['torch'].split('+')[0]}"
 
 
 def recipes() -> dict:

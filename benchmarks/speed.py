@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from benchmarks import contention
 from benchmarks.ablation import AUGMENT, NO_AUGMENT
-from benchmarks.common import ROOT, recipes, record
+from benchmarks.common import ROOT, machine, recipes, record
 from benchmarks.seed_reference import WHAT as SEED_REFERENCE, seed_dataset, seed_loader, seed_train_epoch
 from benchmarks.time_to_accuracy import TARGET, prepared_data, time_to_accuracy
 from mnist_pipeline.core import paths
@@ -39,24 +39,6 @@ from mnist_pipeline.training.loop import train_epoch, training_layout
 from mnist_pipeline.training.optim import make_optimizer
 
 PERFORMANCE_DOC = ROOT / "docs" / "performance.md"
-
-
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
