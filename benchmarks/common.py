@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mnist_pipeline.core.catalog import hyperparameter_types
 from mnist_pipeline.core.files import read_json, write_json
+from mnist_pipeline.core.machine import cpu, describe_cpu
 from mnist_pipeline.core.params import load_params, model_names, model_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,19 +26,14 @@ def record(sections: dict, path: Path | None = None) -> None:
 
 
 def machine() -> dict:
-    """The CPU (its model name), cores, torch and Python of this run: a figure means little without them."""
+    """The CPU (its model name and identity, core/machine.py), cores, torch and Python of this run: a
+    figure means little without them."""
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    identity = cpu()
     return {
-        "cpu": cpu,
+        "cpu": identity["name"],
+        "cpu_id": identity,
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -45,10 +41,12 @@ def machine() -> dict:
     }
 
 
-def machine_label(figures: dict | None = None) -> str:
-    """'AMD EPYC, torch 2.14.1': the CPU and torch a figure came from, as the docs' tables name them."""
-    figures = figures or machine()
-    return f"{figures['cpu']}, torch {figures['torch'].split('+')[0]}"
+def machine_label() -> str:
+    """'AMD EPYC (AuthenticAMD, family 25, model 17), torch 2.14.1': the CPU and torch a figure came
+    from, as the docs' tables name them."""
+    import torch
+
+    return f"{describe_cpu(cpu())}, torch {torch.__version__.split('+')[0]}"
 
 
 def recipes() -> dict:

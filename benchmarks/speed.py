@@ -35,6 +35,7 @@ from benchmarks.common import ROOT, machine, recipes, record
 from benchmarks.seed_reference import WHAT as SEED_REFERENCE, seed_dataset, seed_loader, seed_train_epoch
 from benchmarks.time_to_accuracy import TARGET, prepared_data, time_to_accuracy
 from mnist_pipeline.core import paths
+from mnist_pipeline.core.machine import describe_cpu
 from mnist_pipeline.core.params import TrainParams, load_params, preprocess_params
 from mnist_pipeline.data.splits import Split, load_split, normalize
 from mnist_pipeline.readme import replace_block
@@ -305,7 +306,8 @@ def table(results: dict) -> str:
         return f"| {label} | " + " | ".join(cell(name, figures) for name, figures in per_model.items()) + " |"
 
     lines = [
-        f"Measured by `python -m benchmarks.speed` on {mc['cpu']}, {mc['cores']} cores, torch {mc['torch']} "
+        f"Measured by `python -m benchmarks.speed` on {describe_cpu(mc['cpu_id']) if 'cpu_id' in mc else mc['cpu']}, "
+        f"{mc['cores']} cores, torch {mc['torch']} "
         f"({mc['torch_threads']} threads). Epoch times are the median and, in brackets, the range of "
         f"{results['epochs_timed']} epochs over {results['train_images']:,} images after a warm-up epoch, the four "
         "loops taking turns; each ratio is the median and range of its epoch-by-epoch ratios.",
