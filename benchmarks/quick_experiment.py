@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, record
+from benchmarks.common import ROOT, machine_label, record
 from benchmarks.speed import STAGE_CLOCK, _run, _with_sitecustomize, project_copy
 from mnist_pipeline.core import paths
 from mnist_pipeline.readme import replace_block
@@ -76,7 +76,7 @@ def fresh_project(folder: Path, rev: str | None) -> tuple[Path, dict]:
 def table(medians: dict[str, dict], rounds: int) -> str:
     """medians: copy's label -> part -> median seconds."""
     labels = list(medians)
-    lines = [f"One `dvc exp run -S models.model_4.lr=...` in a fresh copy of the project, medians of {rounds} "
+    lines = [f"One `dvc exp run -S models.model_4.lr=...` in a fresh copy of the project on {machine_label()}, medians of {rounds} "
              f"rounds{', the copies taking turns' if len(labels) > 1 else ''} (`python -m benchmarks.quick_experiment`):", "",
              "| part | " + " | ".join(labels) + " |", "| --- |" + " ---: |" * len(labels)]
     lines += [f"| {label} | " + " | ".join(f"{medians[copy][key]:.2f} s" for copy in labels) + " |"

@@ -1,6 +1,6 @@
 """The seed's data pipeline, for comparison: torchvision's `datasets.MNIST` over the project's
 verified raw files, `ToTensor()` and `Normalize((0.1307,), (0.3081,))`, through a `DataLoader`
-with batch 128 and shuffling, and a loop that reads the loss and the correct count back with
+with shuffling at the batch size it is given (the model's, as the other loops; the seed's is 128), and a loop that reads the loss and the correct count back with
 `.item()` on every step, as the seed's tqdm loop does (../shared/seed/seed-readme.md).
 
 The one departure: the dataset is restricted to the project's 55,000 training images (the

@@ -1,8 +1,12 @@
 """Training speed, memory and pipeline wall time, all measured in one run on one machine.
 
     python -m benchmarks.speed --mirror /path/to/mnist-gz-folder [--docs]
+    python -m benchmarks.speed --images 1000 --models model_4 --no-contention   # a quick check that it runs
 
-Needs the prepared data in the workspace (`dvc repro` or `dvc pull` first). Prints a table,
+Needs the prepared data in the workspace (`dvc repro` or `dvc pull` first). Times each loop for
+--epochs epochs (5 unless asked, after a warm-up), each model at its recipe's batch size, and
+reports each epoch time's median and range and each ratio's median and range over the epochs
+(the loops take turns, so epoch i of one is compared with epoch i of the other). Prints a table,
 writes benchmarks/results.json, and with --docs rewrites the table in docs/performance.md. The
 `dvc repro -f` figures come from a throwaway copy of the project, so the workspace is untouched.
 """
@@ -12,7 +16,6 @@ import dataclasses
 import importlib.util
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -23,40 +26,24 @@ from pathlib import Path
 
 import torch
 import yaml
+from torch.utils.data import Subset
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from benchmarks import contention
 from benchmarks.ablation import AUGMENT, NO_AUGMENT
-from benchmarks.common import ROOT, recipes, record
+from benchmarks.common import ROOT, machine, recipes, record
 from benchmarks.seed_reference import WHAT as SEED_REFERENCE, seed_dataset, seed_loader, seed_train_epoch
 from benchmarks.time_to_accuracy import TARGET, prepared_data, time_to_accuracy
 from mnist_pipeline.core import paths
+from mnist_pipeline.core.machine import describe_cpu
 from mnist_pipeline.core.params import TrainParams, load_params, preprocess_params
-from mnist_pipeline.data.splits import load_split, normalize
+from mnist_pipeline.data.splits import Split, load_split, normalize
 from mnist_pipeline.readme import replace_block
 from mnist_pipeline.training.architectures import build_model
 from mnist_pipeline.training.loop import train_epoch, training_layout
 from mnist_pipeline.training.optim import make_optimizer
 
 PERFORMANCE_DOC = ROOT / "docs" / "performance.md"
-
-
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
@@ -244,11 +231,19 @@ def pipeline_figures(mirror: str, models: list[str], noop_runs: int = 3) -> dict
     }
 
 
-def measure(epochs: int, mirror: str | None, models: list[str] | None = None, share: bool = True) -> dict:
+def ratios(numerator: list[float], denominator: list[float]) -> list[float]:
+    """Epoch-by-epoch ratios of two loops' times (they took turns, so epoch i ran beside epoch i)."""
+    return [a / b for a, b in zip(numerator, denominator)]
+
+
+def measure(epochs: int, mirror: str | None, models: list[str] | None = None, share: bool = True,
+            images: int | None = None) -> dict:
     split = load_split(paths.prepared_split("train"))
     held_out = preprocess_params(load_params())
     seed_data = seed_dataset(paths.RAW_DIR, held_out.val_size, held_out.seed)
     assert len(seed_data) == len(split), "data/raw and data/prepared disagree: run `dvc repro preprocess`"
+    if images:  # the first images of both, the same ones in the same order
+        split, seed_data = Split(split.images[:images], split.labels[:images]), Subset(seed_data, range(images))
     results = {"machine": machine(), "epochs_timed": epochs, "train_images": len(split), "models": {},
                "seed_style_reference": SEED_REFERENCE}
     peaks = [matmul_gflops()]
@@ -258,12 +253,21 @@ def measure(epochs: int, mirror: str | None, models: list[str] | None = None, sh
         times = epoch_times(name, recipe.hyperparameters, split, seed_data, recipe.train, epochs)
         medians = {kind: statistics.median(t) for kind, t in times.items()}
         flops = flops_per_image(name, recipe.hyperparameters, recipe.train.batch_size) * len(split)
+        per_epoch = {
+            "vs_seed_style": ratios(times["seed-style"], times["project"]),
+            "vs_unoptimized": ratios(times["unoptimized"], times["project"]),
+            "pipeline_alone": ratios(times["seed-style"], times["unoptimized"]),
+            "augmented": ratios(times["augmented"], times["project"]),
+        }
         results["models"][name] = {
+            "batch_size": recipe.train.batch_size,
             "epoch_s": medians,
             "epoch_s_all": times,
-            "speedup_vs_seed_style": medians["seed-style"] / medians["project"],
-            "speedup_vs_unoptimized": medians["unoptimized"] / medians["project"],
-            "augmentation_cost": medians["augmented"] / medians["project"] - 1,
+            "ratios_per_epoch": per_epoch,
+            "speedup_vs_seed_style": statistics.median(per_epoch["vs_seed_style"]),
+            "speedup_vs_unoptimized": statistics.median(per_epoch["vs_unoptimized"]),
+            "speedup_pipeline_alone": statistics.median(per_epoch["pipeline_alone"]),
+            "augmentation_cost": statistics.median(per_epoch["augmented"]) - 1,
             "gflop_per_epoch": flops / 1e9,
             "achieved_gflops": flops / 1e9 / medians["project"],
         }
@@ -272,6 +276,8 @@ def measure(epochs: int, mirror: str | None, models: list[str] | None = None, sh
     for figures in results["models"].values():
         figures["share_of_matmul_peak"] = figures["achieved_gflops"] / results["matmul_gflops"]
     data = prepared_data()
+    if images:
+        data["train"] = tuple(tensor[:images] for tensor in data["train"])
     results["time_to_accuracy"] = {"target": TARGET, "models": {
         name: time_to_accuracy(name, recipe, data, TARGET) for name, recipe in recipes().items() if name in results["models"]
     }}
@@ -282,6 +288,16 @@ def measure(epochs: int, mirror: str | None, models: list[str] | None = None, sh
     return results
 
 
+def spread(values: list[float], unit: str = " s", digits: int = 2) -> str:
+    """'15.35 s (14.90 to 16.20)': the median and the range."""
+    return f"{statistics.median(values):.{digits}f}{unit} ({min(values):.{digits}f} to {max(values):.{digits}f})"
+
+
+def change(values: list[float]) -> str:
+    """'+12% (-5% to +30%)': the median and range of ratios as changes."""
+    return f"{statistics.median(values) - 1:+.0%} ({min(values) - 1:+.0%} to {max(values) - 1:+.0%})"
+
+
 def table(results: dict) -> str:
     """The figures as docs/performance.md shows them."""
     per_model, mc, pipe = results["models"], results["machine"], results.get("pipeline")
@@ -290,19 +306,26 @@ def table(results: dict) -> str:
         return f"| {label} | " + " | ".join(cell(name, figures) for name, figures in per_model.items()) + " |"
 
     lines = [
-        f"Measured by `python -m benchmarks.speed` on {mc['cpu']}, {mc['cores']} cores, torch {mc['torch']} "
-        f"({mc['torch_threads']} threads). Epoch times are medians of {results['epochs_timed']} epochs over "
-        f"{results['train_images']:,} images after a warm-up epoch, the four loops taking turns.",
+        f"Measured by `python -m benchmarks.speed` on {describe_cpu(mc['cpu_id']) if 'cpu_id' in mc else mc['cpu']}, "
+        f"{mc['cores']} cores, torch {mc['torch']} "
+        f"({mc['torch_threads']} threads). Epoch times are the median and, in brackets, the range of "
+        f"{results['epochs_timed']} epochs over {results['train_images']:,} images after a warm-up epoch, the four "
+        "loops taking turns; each ratio is the median and range of its epoch-by-epoch ratios.",
         "",
         "| | " + " | ".join(per_model) + " |",
         "| --- |" + " ---: |" * len(per_model),
-        row("epoch, this project's loop", lambda n, f: f"{f['epoch_s']['project']:.2f} s"),
-        row("epoch, same loop without channels-last and fused Adam", lambda n, f: f"{f['epoch_s']['unoptimized']:.2f} s"),
-        row("epoch, this project's loop with augmentation (±10°, ±10%, ±10%)",
-            lambda n, f: f"{f['epoch_s']['augmented']:.2f} s ({f['augmentation_cost']:+.0%})"),
-        row("epoch, the seed's torchvision pipeline", lambda n, f: f"{f['epoch_s']['seed-style']:.2f} s"),
-        row("**speed-up over the seed's pipeline**", lambda n, f: f"**{f['speedup_vs_seed_style']:.2f}x**"),
-        row("speed-up over the unoptimized loop", lambda n, f: f"{f['speedup_vs_unoptimized']:.2f}x"),
+        row("batch size (the model's recipe, in every loop)", lambda n, f: f"{f['batch_size']}" if "batch_size" in f else "-"),
+        row("epoch, this project's loop", lambda n, f: _epoch(f, "project")),
+        row("epoch, same loop without channels-last and fused Adam", lambda n, f: _epoch(f, "unoptimized")),
+        row("epoch, this project's loop with augmentation (±10°, ±10%, ±10%)", lambda n, f: _epoch(f, "augmented")),
+        row("augmentation's cost per epoch", lambda n, f: change(f["ratios_per_epoch"]["augmented"])
+            if "ratios_per_epoch" in f else f"{f['augmentation_cost']:+.0%}"),
+        row("epoch, the seed's torchvision pipeline", lambda n, f: _epoch(f, "seed-style")),
+        row("**speed-up over the seed's pipeline**", lambda n, f: _ratio(f, "vs_seed_style", "speedup_vs_seed_style", bold=True)),
+        row("the data pipeline alone (the seed's pipeline against the same loop without channels-last and fused Adam)",
+            lambda n, f: _ratio(f, "pipeline_alone", "speedup_pipeline_alone")),
+        row("channels-last and fused Adam (the unoptimized loop against this project's)",
+            lambda n, f: _ratio(f, "vs_unoptimized", "speedup_vs_unoptimized")),
         row("training work per epoch", lambda n, f: f"{f['gflop_per_epoch']:.1f} GFLOP"),
         row(
             "achieved (share of the matmul peak)",
@@ -327,7 +350,8 @@ def table(results: dict) -> str:
         ]
     lines += ["", f"float32 matrix product (2048 x 2048): **{results['matmul_gflops']:.0f} GFLOP/s**."]
     if "seed_style_reference" in results:
-        lines += ["", f"The seed's pipeline: {results['seed_style_reference']} (batch 128, shuffled), over the same {results['train_images']:,} images."]
+        lines += ["", f"The seed's pipeline: {results['seed_style_reference']} (shuffled, at the model's batch size: the "
+                      f"seed's is 128), over the same {results['train_images']:,} images."]
     if pipe:
         differing = pipe["outputs_differing_from_workspace"]
         lines.append(
@@ -351,6 +375,21 @@ def table(results: dict) -> str:
     if results.get("contention"):
         lines += ["", *contention_table(results["contention"])]
     return "\n".join(lines)
+
+
+def _epoch(figures: dict, kind: str) -> str:
+    """One loop's epoch: median and range where every epoch was kept, else the median."""
+    times = figures.get("epoch_s_all", {}).get(kind)
+    return spread(times) if times else f"{figures['epoch_s'][kind]:.2f} s"
+
+
+def _ratio(figures: dict, key: str, headline: str, bold: bool = False) -> str:
+    """A speed-up: its median (bold for the headline) and its range over the epochs."""
+    per_epoch = figures.get("ratios_per_epoch", {}).get(key)
+    if headline not in figures:
+        return "-"
+    median = f"**{figures[headline]:.2f}x**" if bold else f"{figures[headline]:.2f}x"
+    return f"{median} ({min(per_epoch):.2f}x to {max(per_epoch):.2f}x)" if per_epoch else median
 
 
 def _differing(pipe: dict) -> str:
@@ -394,7 +433,9 @@ def contention_table(figures: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per loop and model, after one warm-up")
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs per loop and model, after one warm-up (5)")
+    parser.add_argument("--images", type=int, help="time on the first IMAGES training images only: a quick check "
+                        "that it runs, recorded nowhere")
     parser.add_argument("--mirror", default=os.environ.get("MNIST_MIRROR"),
                         help="folder or URL of the MNIST .gz files for the `dvc repro -f` timing ($MNIST_MIRROR)")
     parser.add_argument("--docs", action="store_true", help="rewrite the table in docs/performance.md")
@@ -402,8 +443,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-contention", action="store_true", help="skip the sharing-the-cores runs (6 minutes)")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
-    results = measure(args.epochs, args.mirror, args.models, share=not args.no_contention)
-    record(results)  # beside the other benchmarks' sections
+    if args.epochs < 1 or (args.images is not None and args.images < 1):
+        sys.exit("error: --epochs and --images take a positive count")
+    if args.images and args.docs:
+        sys.exit("error: --images is a quick check, not a measurement: it writes no docs (drop --docs)")
+    results = measure(args.epochs, args.mirror, args.models, share=not args.no_contention, images=args.images)
+    if not args.images:
+        record(results)  # beside the other benchmarks' sections
     text = table(results)
     print(text)
     if args.docs:

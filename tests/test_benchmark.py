@@ -86,7 +86,23 @@ def test_table_reports_ratios_and_pipeline_figures():
     text = speed.table(results)
     assert "| | model_1 | model_2 |" in text
     assert "| **speed-up over the seed's pipeline** | **3.50x** | **3.50x** |" in text
-    assert "60.0 GFLOP/s (35%)" in text and "171 GFLOP/s" in text and "1.15 s (+15%)" in text
+    assert "60.0 GFLOP/s (35%)" in text and "171 GFLOP/s" in text and "| 1.15 s | 1.15 s |" in text
+    assert "| augmentation's cost per epoch | +15% | +15% |" in text
+    # Every epoch kept: medians and ranges, the pipeline alone beside the whole speed-up, the batch size.
+    times = {"project": [1.0, 1.2, 0.9, 1.1, 1.0], "augmented": [1.1, 1.0, 1.0, 1.3, 1.2],
+             "unoptimized": [1.5, 1.6, 1.4, 1.5, 1.5], "seed-style": [3.0, 3.6, 3.3, 3.5, 3.0]}
+    epoch = {"vs_seed_style": speed.ratios(times["seed-style"], times["project"]),
+             "vs_unoptimized": speed.ratios(times["unoptimized"], times["project"]),
+             "pipeline_alone": speed.ratios(times["seed-style"], times["unoptimized"]),
+             "augmented": speed.ratios(times["augmented"], times["project"])}
+    measured = {**model, "batch_size": 256, "epoch_s_all": times, "ratios_per_epoch": epoch, "speedup_pipeline_alone": 2.2}
+    one = speed.table({**results, "models": {"model_4": measured}, "time_to_accuracy": None, "pipeline": None})
+    assert "| batch size (the model's recipe, in every loop) | 256 |" in one
+    assert "| epoch, this project's loop | 1.00 s (0.90 to 1.20) |" in one
+    assert "| augmentation's cost per epoch | +11% (-17% to +20%) |" in one  # 1.0/1.2 to 1.2/1.0: noise, shown as such
+    assert "| **speed-up over the seed's pipeline** | **3.50x** (3.00x to 3.67x) |" in one
+    assert "| the data pipeline alone (the seed's pipeline against the same loop without channels-last and fused Adam) | " \
+           "2.20x (2.00x to 2.36x) |" in one
     assert "| training time to 99.0% validation accuracy, with its recipe | not reached in 12 epochs (44 s) | 31.3 s (epoch 9) |" in text
     assert "| test accuracy at that epoch | - | 99.11% |" in text
     assert "**58 s**, of which **20 s** is not training" in text and "98.74%" in text
@@ -239,3 +255,40 @@ def test_a_benchmark_records_its_figures_beside_the_other_benchmarks(tmp_path, m
     common.record({"machine": {"cpu": "b"}})
     assert json.loads((tmp_path / "results.json").read_text()) == {
         "time_to_99": {"seconds": 5.3}, "pipeline": {"dvc_repro_force_s": 463}, "machine": {"cpu": "b"}}
+
+
+def test_the_ablation_table_names_each_rows_machine_and_what_was_taken_by_which_rule(monkeypatch):
+    from benchmarks import ablation
+
+    found = {"m3-recipe-s1": {"val": 0.9940, "test": 0.993, "machine": "cpu A"},
+             "m3-recipe-s2": {"val": 0.9940, "test": 0.993, "machine": "cpu B"},
+             "m3-no-aug-s1": {"val": 0.9945, "test": 0.990, "machine": "cpu A"},
+             "m3-no-aug-s2": {"val": 0.9945, "test": 0.990, "machine": "cpu A"},
+             "m3-sgd-s1": {"val": 0.9960, "machine": "cpu A"}}  # validation recorded, test not yet
+    monkeypatch.setattr(ablation, "DECISIONS", {"m3-recipe": (None, "the base"), "m3-no-aug": ("m3-recipe", ""),
+                                                "m3-sgd": ("m3-recipe", "")})
+    crossvalidated = {"m3-no-aug": {"against": "m3-recipe", "reported": {"mean": 0.0003, "ci95_low": -0.0008,
+                                                                         "ci95_high": 0.0014}}}
+    base, no_aug, sgd = ablation.table(found, crossvalidated).splitlines()[2:]
+    assert "(the base recipe: lr=0.01, schedule=onecycle," in base and base.endswith("| cpu A / cpu B | the base |")
+    assert no_aug.endswith("| cpu A | +0.05 pp against `m3-recipe`; 5-fold CV +0.03 pp (-0.08 to +0.14): "
+                           "to 5-fold cross-validation by rule 2 (ahead by less) |")
+    assert "| 99.60% | - | - | - | cpu A | +0.20 pp against `m3-recipe`: taken by rule 1" in sgd
+
+
+def test_cross_validated_changes_show_rule_2_as_applied_and_the_corrected_interval():
+    from benchmarks import ablation
+    from mnist_pipeline.evaluation.crossval import repeated_difference
+
+    seeds = [[0.002, 0.001, 0.003, 0.001, 0.0], [0.0, 0.001, 0.001, 0.001, 0.002]]
+    crossvalidated = {
+        "m3-sgd": {"against": "m3-recipe", "candidates": 4, "machine": "cpu A", "differences": seeds, "taken": True},
+        "a script's change": {"change": "a wider layer", "against": "m3-recipe", "candidates": 4, "machine": "cpu A",
+                              "reported": {"mean": -0.0005, "ci95_low": -0.0013, "ci95_high": 0.0003}, "taken": False}}
+    header, _, taken, rejected = ablation.crossval_table(crossvalidated).splitlines()
+    corrected = repeated_difference(seeds, candidates=4)
+    assert corrected["confidence"] == 0.9875 and corrected["mean"] == 0.0012
+    assert taken.startswith("| `m3-sgd` | `m3-recipe` | cpu A | 4 | +0.20, +0.10, +0.30, +0.10, +0.00; +0.00, ")
+    assert f"| +0.12 pp ({corrected['ci95_low'] * 100:+.2f} to {corrected['ci95_high'] * 100:+.2f}), 98.75% | yes |" in taken
+    assert "| +0.14 pp (" in taken  # rule 2 as applied: the first seed alone, at 95%
+    assert rejected == "| a wider layer | `m3-recipe` | cpu A | 4 | not kept | -0.05 pp (-0.13 to +0.03) | - | no |"

@@ -18,6 +18,7 @@ from mnist_pipeline.evaluation.crossval import (
     interval,
     paired_difference,
     params_digest,
+    repeated_difference,
     summarize,
     t_quantile,
 )
@@ -78,6 +79,33 @@ def test_interval_of_the_mean_and_the_corrected_paired_difference():
     # Wider than the plain interval by sqrt((1/k + 1/(k-1)) / (1/k)) for k = 5.
     ratio = (difference["ci95_high"] - difference["mean"]) / (plain["ci95_high"] - plain["mean"])
     assert ratio == pytest.approx((1 + 5 / 4) ** 0.5, rel=1e-3)
+
+
+def test_a_models_interval_takes_the_same_correction_as_the_comparisons():
+    """model_3's five folds as committed on 2026-12-06: the plain t-interval's half-width was
+    0.079 pp, Nadeau and Bengio's 0.119 pp (both from scipy.stats.t, not from this module)."""
+    accuracies = [0.993503, 0.995167, 0.9945, 0.994832, 0.994165]
+    summary = summarize({"model_3": _folds(*accuracies)}, {"model_3": "digest"})
+    accuracy = summary["model_3"]["val_accuracy"]
+    assert accuracy["mean"] == pytest.approx(0.9944334, abs=1e-6)
+    assert accuracy["ci95_low"] == pytest.approx(0.9932411, abs=2e-6)
+    assert accuracy["ci95_high"] == pytest.approx(0.9956257, abs=2e-6)
+    assert (accuracy["ci95_high"] - accuracy["ci95_low"]) / 2 == pytest.approx(0.0011923, abs=2e-6)
+    assert interval(accuracies)["ci95_high"] - accuracy["mean"] == pytest.approx(0.0007949, abs=2e-6)  # uncorrected
+
+
+def test_seeds_repeated_on_the_same_folds_are_averaged_per_fold_and_candidates_widen_the_interval():
+    # Two seeds on the same five folds, one of four candidates: the per-fold means are 2, 2, 2, 5, 5
+    # (mean 3.2, sd 1.643168), scipy.stats.t.interval(1 - 0.05 / 4, 4, 3.2, 1.643168 * sqrt(1/5 + 1/4)).
+    difference = repeated_difference([[1, 2, 3, 4, 5], [3, 2, 1, 6, 5]], candidates=4)
+    assert difference["mean"] == pytest.approx(3.2)
+    assert difference["ci95_low"] == pytest.approx(-1.555918, abs=1e-5)
+    assert difference["ci95_high"] == pytest.approx(7.955918, abs=1e-5)
+    assert difference["confidence"] == 0.9875
+    one_seed = repeated_difference([[1, 2, 3, 4, 5]])  # one seed, one candidate: the paired difference
+    assert one_seed == paired_difference([0] * 5, [1, 2, 3, 4, 5])
+    with pytest.raises(ValueError):
+        repeated_difference([[1, 2, 3, 4, 5], [1, 2, 3, 4]])
 
 
 def _folds(*accuracies):

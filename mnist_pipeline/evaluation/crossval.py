@@ -32,27 +32,54 @@ def t_quantile(p: float, df: int) -> float:
     return (low + high) / 2
 
 
-def interval(values: list[float], spread: float | None = None) -> dict:
-    """Mean, sample standard deviation and the 95% t-interval of the mean of values.
+def interval(values: list[float], spread: float | None = None, confidence: float = CONFIDENCE) -> dict:
+    """Mean, sample standard deviation and the t-interval of the mean of values (95% unless asked;
+    the keys keep the ci95 name whatever the confidence).
 
     spread is the standard error's factor on the standard deviation, 1/sqrt(k) by default.
     """
     k = len(values)
     mean, std = statistics.fmean(values), statistics.stdev(values)
-    half = t_quantile(1 - (1 - CONFIDENCE) / 2, k - 1) * std * (spread if spread is not None else 1 / math.sqrt(k))
+    half = t_quantile(1 - (1 - confidence) / 2, k - 1) * std * (spread if spread is not None else 1 / math.sqrt(k))
     return {key: round(value, 6) for key, value in
             {"mean": mean, "std": std, "ci95_low": mean - half, "ci95_high": mean + half}.items()}
 
 
-def paired_difference(a: list[float], b: list[float]) -> dict:
-    """b - a, fold by fold, with a 95% interval widened for k-fold's overlapping training sets.
+def corrected_spread(k: int) -> float:
+    """The standard error's factor on the standard deviation over k folds, widened for k-fold's
+    overlapping training sets.
 
-    Folds share most of their training images, so fold differences are correlated and the plain
-    t-interval is too narrow; Nadeau and Bengio's correction (Machine Learning 52, 2003) uses
-    1/k + n_val/n_train = 1/k + 1/(k - 1) in place of 1/k for the variance of the mean.
+    Folds share most of their training images, so their scores are correlated and the plain
+    1/sqrt(k) is too narrow; Nadeau and Bengio's correction (Machine Learning 52, 2003) uses
+    1/k + n_val/n_train = 1/k + 1/(k - 1) in place of 1/k for the variance of the mean. A model's
+    interval and a comparison's both use it.
     """
-    k = len(a)
-    return interval([y - x for x, y in zip(a, b)], spread=math.sqrt(1 / k + 1 / (k - 1)))
+    return math.sqrt(1 / k + 1 / (k - 1))
+
+
+def paired_difference(a: list[float], b: list[float], candidates: int = 1) -> dict:
+    """b - a, fold by fold, with the corrected interval; see repeated_difference for candidates."""
+    return repeated_difference([[y - x for x, y in zip(a, b)]], candidates)
+
+
+def repeated_difference(runs: list[list[float]], candidates: int = 1) -> dict:
+    """The corrected interval of a paired difference measured on the same k folds once per training
+    seed (runs: one list of k fold differences per seed), for one of `candidates` changes that were
+    cross-validated against the same recipe.
+
+    Seeds repeated on the same partitions are not new folds: their differences share each fold's
+    validation images and training set. So each fold's differences are averaged over the seeds and
+    the k means take the k-fold correction, with k - 1 degrees of freedom (counting the k * r runs
+    as separate folds, as Bouckaert and Frank's repeated k-fold test does for fresh partitions,
+    would claim r times the degrees of freedom the data has). Choosing one of several candidates
+    tests each of them: Bonferroni's correction gives each a 1 - 0.05 / candidates interval.
+    """
+    k = len(runs[0])
+    if any(len(run) != k for run in runs):
+        raise ValueError("every seed's run needs a difference for each of the same folds")
+    means = [statistics.fmean(fold) for fold in zip(*runs)]
+    result = interval(means, spread=corrected_spread(k), confidence=1 - (1 - CONFIDENCE) / candidates)
+    return {**result, "confidence": round(1 - (1 - CONFIDENCE) / candidates, 6)}
 
 
 def params_digest(params: dict, model: str) -> str:
@@ -68,13 +95,14 @@ def params_digest(params: dict, model: str) -> str:
 
 
 def summarize(results: dict[str, list[dict]], digests: dict[str, str]) -> dict:
-    """summary.json: per model (results: name -> its fold results in fold order) the interval of
-    validation accuracy and loss, and b - a for each pair of models in order."""
+    """summary.json: per model (results: name -> its fold results in fold order) the corrected
+    interval of validation accuracy and loss, and b - a for each pair of models in order."""
     summary: dict = {"folds": len(next(iter(results.values()))) if results else 0}
     for name, folds in results.items():
+        spread = corrected_spread(len(folds))
         summary[name] = {
-            "val_accuracy": interval([f["val_accuracy"] for f in folds]),
-            "val_loss": interval([f["val_loss"] for f in folds]),
+            "val_accuracy": interval([f["val_accuracy"] for f in folds], spread),
+            "val_loss": interval([f["val_loss"] for f in folds], spread),
             "params_digest": digests[name],
         }
     summary["comparisons"] = {}
@@ -110,7 +138,8 @@ def to_markdown(summary: dict, results: dict[str, list[dict]], images: int, seed
     lines = [
         f"Cross-validation, {k} folds of the {images:,} training images, stratified by class (seed {seed}).",
         "Each model is trained with its own recipe on all folds but one and scored on that one after its",
-        "last epoch; the 95% interval is that of the mean over folds.",
+        "last epoch; the 95% interval of the mean over folds is widened for the folds' shared training",
+        "images (Nadeau and Bengio's correction), as the comparisons' below.",
         "",
         "| model | validation accuracy, mean ± std (%) | 95% interval (%) | validation loss, mean ± std | "
         + " | ".join(f"fold {i}" for i in range(1, k + 1)) + " |",
