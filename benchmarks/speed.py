@@ -109,7 +109,7 @@ class Contender:
             self.run = lambda: seed_train_epoch(self.model, self.optimizer, self.loader)
             return
         x = normalize(split.images)
-        # Augmentation off, as in the seed, except for the row that times it (model_3's settings).
+        # Augmentation off, as in the original project, except for the row that times it (model_3's settings).
         loop_params = dataclasses.replace(params, **(AUGMENT if kind == "augmented" else NO_AUGMENT))
         if kind in ("project", "augmented"):
             self.model, x = training_layout(self.model, x)
@@ -127,7 +127,7 @@ class Contender:
 
 def epoch_times(name: str, hyperparameters: dict, split, seed_data, params: TrainParams, epochs: int) -> dict:
     """Per-epoch seconds of each contender, taking turns epoch by epoch; the first is warm-up.
-    split feeds the project's loops, seed_data (the same images, torchvision's MNIST) the seed's."""
+    split feeds the project's loops, seed_data (the same images, torchvision's MNIST) the original project's."""
     kinds = ("project", "augmented", "unoptimized", "seed-style")
     contenders = [Contender(name, hyperparameters, kind, split, seed_data, params) for kind in kinds]
     for epoch in range(epochs + 1):
@@ -300,8 +300,8 @@ def table(results: dict) -> str:
         row("epoch, same loop without channels-last and fused Adam", lambda n, f: f"{f['epoch_s']['unoptimized']:.2f} s"),
         row("epoch, this project's loop with augmentation (±10°, ±10%, ±10%)",
             lambda n, f: f"{f['epoch_s']['augmented']:.2f} s ({f['augmentation_cost']:+.0%})"),
-        row("epoch, the seed's torchvision pipeline", lambda n, f: f"{f['epoch_s']['seed-style']:.2f} s"),
-        row("**speed-up over the seed's pipeline**", lambda n, f: f"**{f['speedup_vs_seed_style']:.2f}x**"),
+        row("epoch, the original project's torchvision pipeline", lambda n, f: f"{f['epoch_s']['seed-style']:.2f} s"),
+        row("**speed-up over the original project's pipeline**", lambda n, f: f"**{f['speedup_vs_seed_style']:.2f}x**"),
         row("speed-up over the unoptimized loop", lambda n, f: f"{f['speedup_vs_unoptimized']:.2f}x"),
         row("training work per epoch", lambda n, f: f"{f['gflop_per_epoch']:.1f} GFLOP"),
         row(
@@ -327,7 +327,7 @@ def table(results: dict) -> str:
         ]
     lines += ["", f"float32 matrix product (2048 x 2048): **{results['matmul_gflops']:.0f} GFLOP/s**."]
     if "seed_style_reference" in results:
-        lines += ["", f"The seed's pipeline: {results['seed_style_reference']} (batch 128, shuffled), over the same {results['train_images']:,} images."]
+        lines += ["", f"The original project's pipeline: {results['seed_style_reference']} (batch 128, shuffled), over the same {results['train_images']:,} images."]
     if pipe:
         differing = pipe["outputs_differing_from_workspace"]
         lines.append(

@@ -1,4 +1,4 @@
-"""The benchmark's pieces on tiny data: its seed-style reference must feed the same numbers."""
+"""The benchmark's pieces on tiny data: its copy of the original project's pipeline must feed the same numbers."""
 
 import dataclasses
 import json
@@ -85,7 +85,7 @@ def test_table_reports_ratios_and_pipeline_figures():
         "identical_weights_per_thread_count": True, "images": 30000, "repeats": 2}
     text = speed.table(results)
     assert "| | model_1 | model_2 |" in text
-    assert "| **speed-up over the seed's pipeline** | **3.50x** | **3.50x** |" in text
+    assert "| **speed-up over the original project's pipeline** | **3.50x** | **3.50x** |" in text
     assert "60.0 GFLOP/s (35%)" in text and "171 GFLOP/s" in text and "1.15 s (+15%)" in text
     assert "| training time to 99.0% validation accuracy, with its recipe | not reached in 12 epochs (44 s) | 31.3 s (epoch 9) |" in text
     assert "| test accuracy at that epoch | - | 99.11% |" in text
