@@ -6,7 +6,7 @@ weight average each add to model_2 and model_3, each row on two seeds, and what 
     dvc queue start                                   # ... one at a time: trainings share the cores
     python -m benchmarks.ablation table [--docs]      # validation (chooses), what was taken, test (reported)
 
-`run` trains each row's recipe (params.yaml's, with the row's changes and the seed) through the
+`run` trains each row's recipe (params.yaml's, with the row's changes and each random seed) through the
 pipeline's own `fit`, keeps the weights of the best validation epoch as the train stage does, and
 records in benchmarks/ablation.json, as each run ends, its validation accuracy, how many of 500
 validation digits predict reads in the 8x8 low-resolution control (benchmarks/predict_controls.py)
@@ -39,8 +39,8 @@ LOW_RES_CONTROL = "8x8 pixels on the digit, enlarged"  # the control the picture
 LOW_RES_DIGITS = 500  # validation digits it reads
 
 # Each row changes its model's base recipe: params.yaml's, with BASES on top, so that a row means
-# the same recipe whatever params.yaml has adopted since. model_2: the seed's recipe with lr 0.003,
-# model_2's default when the ablation began (a1645e4; the seed's own lr is 0.001); model_3: its
+# the same recipe whatever params.yaml has adopted since. model_2: the original project's recipe with lr 0.003,
+# model_2's default when the ablation began (a1645e4; the original's own lr is 0.001); model_3: its
 # recipe before the weight average (Adam, OneCycle to 0.01, augmentation, 20 epochs). model_2's
 # 12 epochs of Adam without weight decay are pinned since its block took AdamW and 20 epochs.
 BASES = {
@@ -52,7 +52,7 @@ BASES = {
 M3_LOW_RES = {"ema": 0.999, "label_smoothing": 0.1, "lr": 0.02, "augment_low_res": 0.25}
 # model_2's recipe after the light-augmentation row chose it; params.yaml's since adds the last row's AdamW and 20 epochs.
 M2_LIGHT = {**LIGHT_AUGMENT, "schedule": "onecycle", "lr": 0.01, "dropout": 0.0}
-# model_2: cumulative steps from the seed recipe. model_3: its recipe, then one part taken out or swapped.
+# model_2: cumulative steps from the original project's recipe. model_3: its recipe, then one part taken out or swapped.
 ROWS = {
     "m2-seed": ("model_2", {}),
     "m2-aug": ("model_2", AUGMENT),

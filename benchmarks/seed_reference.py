@@ -1,7 +1,7 @@
-"""The seed's data pipeline, for comparison: torchvision's `datasets.MNIST` over the project's
+"""The original project's data pipeline (its "seed" in this file's names), for comparison: torchvision's `datasets.MNIST` over the project's
 verified raw files, `ToTensor()` and `Normalize((0.1307,), (0.3081,))`, through a `DataLoader`
-with shuffling at the batch size it is given (the model's, as the other loops; the seed's is 128), and a loop that reads the loss and the correct count back with
-`.item()` on every step, as the seed's tqdm loop does (../shared/seed/seed-readme.md).
+with shuffling at the batch size it is given (the model's, as the other loops; the original project's is 128), and a loop that reads the loss and the correct count back with
+`.item()` on every step, as the original project's tqdm loop does (../shared/seed/seed-readme.md).
 
 The one departure: the dataset is restricted to the project's 55,000 training images (the
 validation split held out by `preprocess`), so both loops do the same work per epoch.
@@ -39,7 +39,7 @@ def seed_loader(dataset: Dataset, batch_size: int, seed: int) -> DataLoader:
 
 
 def seed_train_epoch(model, optimizer, loader: DataLoader) -> tuple[float, float]:
-    """One epoch the seed's way; returns (mean loss per batch, accuracy)."""
+    """One epoch the original project's way; returns (mean loss per batch, accuracy)."""
     model.train()
     running_loss, correct, seen = 0.0, 0, 0
     for data, target in loader:

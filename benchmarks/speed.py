@@ -96,7 +96,7 @@ class Contender:
             self.run = lambda: seed_train_epoch(self.model, self.optimizer, self.loader)
             return
         x = normalize(split.images)
-        # Augmentation off, as in the seed, except for the row that times it (model_3's settings).
+        # Augmentation off, as in the original project, except for the row that times it (model_3's settings).
         loop_params = dataclasses.replace(params, **(AUGMENT if kind == "augmented" else NO_AUGMENT))
         if kind in ("project", "augmented"):
             self.model, x = training_layout(self.model, x)
@@ -114,7 +114,7 @@ class Contender:
 
 def epoch_times(name: str, hyperparameters: dict, split, seed_data, params: TrainParams, epochs: int) -> dict:
     """Per-epoch seconds of each contender, taking turns epoch by epoch; the first is warm-up.
-    split feeds the project's loops, seed_data (the same images, torchvision's MNIST) the seed's."""
+    split feeds the project's loops, seed_data (the same images, torchvision's MNIST) the original project's."""
     kinds = ("project", "augmented", "unoptimized", "seed-style")
     contenders = [Contender(name, hyperparameters, kind, split, seed_data, params) for kind in kinds]
     for epoch in range(epochs + 1):
@@ -320,9 +320,9 @@ def table(results: dict) -> str:
         row("epoch, this project's loop with augmentation (±10°, ±10%, ±10%)", lambda n, f: _epoch(f, "augmented")),
         row("augmentation's cost per epoch", lambda n, f: change(f["ratios_per_epoch"]["augmented"])
             if "ratios_per_epoch" in f else f"{f['augmentation_cost']:+.0%}"),
-        row("epoch, the seed's torchvision pipeline", lambda n, f: _epoch(f, "seed-style")),
-        row("**speed-up over the seed's pipeline**", lambda n, f: _ratio(f, "vs_seed_style", "speedup_vs_seed_style", bold=True)),
-        row("the data pipeline alone (the seed's pipeline against the same loop without channels-last and fused Adam)",
+        row("epoch, the original project's torchvision pipeline", lambda n, f: _epoch(f, "seed-style")),
+        row("**speed-up over the original project's pipeline**", lambda n, f: _ratio(f, "vs_seed_style", "speedup_vs_seed_style", bold=True)),
+        row("the data pipeline alone (the original project's pipeline against the same loop without channels-last and fused Adam)",
             lambda n, f: _ratio(f, "pipeline_alone", "speedup_pipeline_alone")),
         row("channels-last and fused Adam (the unoptimized loop against this project's)",
             lambda n, f: _ratio(f, "vs_unoptimized", "speedup_vs_unoptimized")),
@@ -350,8 +350,8 @@ def table(results: dict) -> str:
         ]
     lines += ["", f"float32 matrix product (2048 x 2048): **{results['matmul_gflops']:.0f} GFLOP/s**."]
     if "seed_style_reference" in results:
-        lines += ["", f"The seed's pipeline: {results['seed_style_reference']} (shuffled, at the model's batch size: the "
-                      f"seed's is 128), over the same {results['train_images']:,} images."]
+        lines += ["", f"The original project's pipeline: {results['seed_style_reference']} (shuffled, at the model's batch size: the "
+                      f"original's is 128), over the same {results['train_images']:,} images."]
     if pipe:
         differing = pipe["outputs_differing_from_workspace"]
         lines.append(

@@ -1,4 +1,4 @@
-"""Model_1, the seed's baseline: conv 1->8->16 (3x3, pad 1), max-pool after each, fc 32. 26,698 parameters."""
+"""Model_1, the original project's baseline: conv 1->8->16 (3x3, pad 1), max-pool after each, fc 32. 26,698 parameters."""
 
 import torch
 import torch.nn.functional as F

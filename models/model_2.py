@@ -1,6 +1,6 @@
-"""Model_2, the seed's optimized model: conv 1->6->12 (3x3, pad 1), max-pool after each, fc 24. 15,106 parameters.
+"""Model_2, the original project's optimized model: conv 1->6->12 (3x3, pad 1), max-pool after each, fc 24. 15,106 parameters.
 
-The seed defines its dropout between the pooling and fc1, so it drops the flattened conv
+The original project defines its dropout between the pooling and fc1, so it drops the flattened conv
 features before fc1 (on the 24-unit hidden layer instead, it cost 0.3 pp of test accuracy here).
 """
 

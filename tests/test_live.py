@@ -17,7 +17,7 @@ def _files(directory):
     return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
-def test_a_run_logs_every_epoch_and_the_latest_as_the_metric(tmp_path):
+def test_a_run_logs_every_epoch_and_the_latest(tmp_path):
     live = tmp_path / "live"
     with epoch_logger(live) as log_epoch:
         for number in (1, 2):

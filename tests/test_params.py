@@ -41,7 +41,7 @@ def test_every_model_in_params_has_a_file(params):
 
 
 def test_model_1_keeps_the_seed_recipe(params):
-    """model_1 reproduces the seed: batch 128, 12 epochs, Adam at 1e-3, plateau 0.1/3, no augmentation."""
+    """model_1 reproduces the original project: batch 128, 12 epochs, Adam at 1e-3, plateau 0.1/3, no augmentation."""
     train = _recipe(params, "model_1").train
     assert (train.batch_size, train.epochs, train.optimizer, train.lr, train.weight_decay) == (128, 12, "adam", 0.001, 0.0)
     assert (train.schedule, train.lr_factor, train.lr_patience) == ("plateau", 0.1, 3)

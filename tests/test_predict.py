@@ -346,6 +346,9 @@ def test_without_a_model_named_predict_takes_the_best_cross_validated_one(tmp_pa
         (tmp_path / paths.scores(name)).write_text(json.dumps({"test_accuracy": 0.99, **({"cv_accuracy": cv} if cv else {})}))
     (tmp_path / "params.yaml").write_text("models: {model_1: {}, model_3: {}, model_4: {}}\n")
     assert project.default_model(tmp_path)[0] == "model_3"
+    (tmp_path / paths.scores("model_3")).write_text(json.dumps({"cv_accuracy": 0.99443, "cv_ci95": 0.00079}))
+    # Its interval named, as crossval/report.md writes it ("±" is a standard deviation in every table).
+    assert project.default_model(tmp_path) == ("model_3", "the best cross-validated accuracy, 99.44%, 95% interval 99.36 to 99.52%")
     (tmp_path / paths.scores("model_3")).write_text(json.dumps({"test_accuracy": 0.99}))  # its CV went stale
     assert project.default_model(tmp_path)[0] == "model_1"
     (tmp_path / paths.scores("model_1")).unlink()

@@ -25,7 +25,7 @@ from tests.synthetic import make_raw
 
 PARAMS = train_params(batch_size=32, epochs=3, lr=0.003, seed=3)
 # Every stateful option at once (the weight average apart): augmentation draws, a per-step schedule, AdamW's moments and
-# BatchNorm's running statistics. model_2 has the seed's dropout: its masks are the global CPU generator's draws.
+# BatchNorm's running statistics. model_2 has the original project's dropout: its masks are the global CPU generator's draws.
 RECIPES = {
     "seed-recipe": ("model_2", PARAMS),
     "augmented-onecycle-batchnorm": ("model_3", dataclasses.replace(

@@ -99,5 +99,5 @@ def load_split(path: Path) -> Split:
 
 
 def normalize(images: torch.Tensor, mean: float = MEAN, std: float = STD) -> torch.Tensor:
-    """uint8 [N, 28, 28] -> float32 [N, 1, 28, 28], scaled to [0, 1] then standardized (seed's Normalize)."""
+    """uint8 [N, 28, 28] -> float32 [N, 1, 28, 28], scaled to [0, 1] then standardized (the original project's Normalize)."""
     return ((images.float() / 255.0 - mean) / std).unsqueeze(1)

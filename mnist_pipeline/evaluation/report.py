@@ -70,7 +70,9 @@ def build_report(rows: list[dict], cv: list[dict | None]) -> "pd.DataFrame":
 
 
 def to_markdown(report: "pd.DataFrame") -> str:
-    """A GitHub markdown table (pandas' own needs the tabulate package)."""
+    """A GitHub markdown table, written here: pandas' `to_markdown` needs tabulate, which only
+    DVC's own install brings (this project would have to pin it), and every cell is already a
+    formatted string."""
     import pandas as pd
 
     formats = {"test_accuracy": "{:.2%}", "test_ece": "{:.2%}", "best_val_accuracy": "{:.2%}", "test_loss": "{:.4f}", "parameters": "{:,}",

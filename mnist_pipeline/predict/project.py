@@ -79,5 +79,7 @@ def default_model(root: Path) -> tuple[str, str]:
         return DEFAULT_MODEL, "the default; no model has a current cross-validation"
     best = max(cross_validated, key=lambda n: cross_validated[n]["cv_accuracy"])
     scores = cross_validated[best]
-    interval = f" ± {scores['cv_ci95']:.2%}" if "cv_ci95" in scores else ""
-    return best, f"the best cross-validated accuracy, {scores['cv_accuracy']:.2%}{interval}"
+    mean, half = scores["cv_accuracy"], scores.get("cv_ci95")
+    # The interval as crossval/report.md writes it: "±" means mean ± standard deviation in every table.
+    interval = f", 95% interval {(mean - half) * 100:.2f} to {(mean + half) * 100:.2f}%" if half is not None else ""
+    return best, f"the best cross-validated accuracy, {mean:.2%}{interval}"

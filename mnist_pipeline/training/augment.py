@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from mnist_pipeline.core.mnist import MEAN, STD
 
-BLACK = (0.0 - MEAN) / STD  # a pixel of 0 after the seed's Normalize
+BLACK = (0.0 - MEAN) / STD  # a pixel of 0 after the original project's Normalize
 
 
 def random_affine(images: torch.Tensor, generator: torch.Generator, rotate: float, translate: float,

@@ -1,12 +1,12 @@
-"""Per-epoch metrics through DVCLive, so `dvc exp show` and `dvc plots` see a run while it trains."""
+"""Per-epoch files through DVCLive: every epoch so far for `dvc plots`, and the latest epoch."""
 
 from contextlib import contextmanager
 from pathlib import Path
 
 from mnist_pipeline.core.paths import EPOCH_METRICS
 
-# Plotted every epoch but left out of metrics.json, DVC's live metric: the schedule's rate is no
-# result to compare, and each live metric is one more column per model in `dvc exp show`.
+# Plotted every epoch but left out of metrics.json, the latest epoch's results: the schedule's
+# rate is no result.
 PLOT_ONLY = ("lr",)
 
 

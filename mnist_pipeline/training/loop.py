@@ -220,7 +220,7 @@ def restore(resume: ResumeState, stateful: dict, generator: torch.Generator) -> 
 
 
 def format_epoch(stats: EpochStats, epochs: int) -> str:
-    """The seed's per-epoch block."""
+    """The original project's per-epoch block."""
     return (
         f"Epoch: {stats.epoch}/{epochs:g}\n"
         f"Training Loss: {stats.train_loss:.3f}\n"

@@ -13,7 +13,7 @@ PER_STEP_SCHEDULES = ("onecycle", "cosine")
 
 
 def make_optimizer(model: nn.Module, params: TrainParams) -> torch.optim.Optimizer:
-    """adam (the seed's), adamw (decoupled weight decay) or sgd with Nesterov momentum; one fused
+    """adam (the original project's), adamw (decoupled weight decay) or sgd with Nesterov momentum; one fused
     step per batch where the device has it."""
     fused = fast_kernels(next(model.parameters()).device)
     common = dict(lr=params.lr, weight_decay=params.weight_decay, fused=fused)
