@@ -1,13 +1,15 @@
-"""The anchor for time to 99%: the fastest public MNIST recipe (tuomaso/train_mnist_fast), its net
-and its training loop, on the data and threads the project's model gets.
+"""The anchor for time to 99%: the fastest public MNIST recipe (tuomaso/train_mnist_fast, its final
+notebook `8_Final_00s76.ipynb`), its net and its training loop, on the data and threads the
+project's model gets.
 
 conv 5x5/24 -> max-pool -> ReLU -> conv 3x3/32 -> max-pool -> ReLU -> fc 256 -> ReLU -> fc 10;
-Adam at lr 0.01 with betas (0.7, 0.9), OneCycle over all steps, batch 256, the images in their
-stored order (no shuffling), already normalized tensors in memory. Published: 99.04% mean test
-accuracy after 1 epoch, 0.76 s on a GTX 1660 Ti.
+Adam at lr 0.01 with betas (0.7, 0.9), OneCycle over all steps without cycling the momentum
+(`cycle_momentum=False`: beta1 stays 0.7), batch 256, the images in their stored order (no
+shuffling), a fractional epoch count run as `int(epochs * batches)` steps, already normalized
+tensors in memory. Published: 99.04% mean test accuracy after 1 epoch of 60,000 images (1.09
+epochs of the project's 55,000), 0.76 s on a GTX 1660 Ti.
 """
 
-import math
 import time
 
 import torch
@@ -17,7 +19,7 @@ from torch import nn
 from mnist_pipeline.evaluation.scoring import score
 from mnist_pipeline.training.loop import training_layout
 
-BATCH, LR, BETAS = 256, 0.01, (0.7, 0.9)
+BATCH, LR, BETAS, CYCLE_MOMENTUM = 256, 0.01, (0.7, 0.9), False
 
 
 class AnchorNet(nn.Module):
@@ -34,21 +36,28 @@ class AnchorNet(nn.Module):
         return self.fc2(F.relu(self.fc1(x.flatten(1))))
 
 
-def train_anchor(train_x, train_y, test_x, test_y, epochs: int, seed: int) -> dict:
-    """Seconds of training and the test accuracy after `epochs` epochs of the anchor's recipe."""
+def anchor_steps(images: int, epochs: float) -> int:
+    """The notebook's step count: `int(epochs * batches_per_epoch)`."""
+    return int(epochs * ((images - 1) // BATCH + 1))
+
+
+def train_anchor(train_x, train_y, val_x, val_y, epochs: float, seed: int) -> dict:
+    """Seconds of training, the trained net and its validation accuracy after `epochs` epochs of the
+    anchor's recipe (the test set is the caller's to score, once the choice is made)."""
     torch.manual_seed(seed)
     model, train_x = training_layout(AnchorNet(), train_x)  # the layout our model trains in, for fairness
     optimizer = torch.optim.Adam(model.parameters(), lr=LR, betas=BETAS)
-    steps = math.ceil(len(train_y) / BATCH)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, total_steps=epochs * steps)
+    steps, batches = anchor_steps(len(train_y), epochs), (len(train_y) - 1) // BATCH + 1
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, total_steps=steps,
+                                                    cycle_momentum=CYCLE_MOMENTUM)
     start = time.perf_counter()
     model.train()
-    for _ in range(epochs):
-        for i in range(0, len(train_y), BATCH):
-            loss = F.cross_entropy(model(train_x[i : i + BATCH]), train_y[i : i + BATCH])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
+    for step in range(steps):
+        i = step % batches * BATCH
+        loss = F.cross_entropy(model(train_x[i : i + BATCH]), train_y[i : i + BATCH])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
     seconds = time.perf_counter() - start
-    return {"seconds": round(seconds, 2), "test_accuracy": score(model, test_x, test_y)[1]}
+    return {"seconds": round(seconds, 2), "val_accuracy": score(model, val_x, val_y)[1], "model": model}

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from benchmarks import common, contention, speed
@@ -184,22 +185,63 @@ def test_the_race_trains_each_contender_on_each_seed_in_turns(data, monkeypatch)
     from benchmarks import time_to_accuracy as race_module
 
     train_x, train_y, val_x, val_y = data
-    splits = {"train": (train_x, train_y), "val": (val_x, val_y), "test": (val_x, val_y)}
+    splits = {"train": (train_x, train_y), "val": (val_x, val_y)}
     order = []
     recipe = race_module.recipes()["model_4"]
     small_batches = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, batch_size=32))
     monkeypatch.setattr(race_module, "recipes", lambda: {"model_4": small_batches})  # the synthetic set is small
+    monkeypatch.setattr(race_module, "prepared_data", lambda names: order.append("test read") or {"test": (val_x, val_y)})
     real_anchor, real_recipe = race_module.train_anchor, race_module.train_recipe
-    monkeypatch.setattr(race_module, "train_anchor", lambda *a: order.append(f"anchor{a[4]}") or real_anchor(*a))
+    monkeypatch.setattr(race_module, "train_anchor", lambda *a: order.append(f"anchor{a[4]:g}") or real_anchor(*a))
     monkeypatch.setattr(race_module, "train_recipe", lambda *a: order.append("model") or real_recipe(*a))
-    result = race_module.race("model_4", [1, 2], splits)
-    assert order == ["model", "anchor1", "anchor2"] * 2  # seed by seed, taking turns
-    assert list(result) == ["model_4 (1.1 epochs)", "anchor (1 epoch)", "anchor (2 epochs)"]
+    result = race_module.race("model_4", [1, 2], splits, anchor_epochs=1.3)
+    assert order == ["model", "anchor1.3", "anchor1", "anchor2"] * 2 + ["test read"]  # seed by seed, test last
+    assert list(result) == ["model_4 (1.1 epochs)", "anchor (1.3 epochs)", "anchor (1 epoch)", "anchor (2 epochs)"]
     for runs in result.values():
-        assert len(runs["seconds"]) == 2 and all(0 <= a <= 1 for a in runs["test_accuracy"])
+        assert len(runs["seconds"]) == 2 and all(0 <= a <= 1 for a in runs["test_accuracy"] + runs["val_accuracy"])
     assert min(result["model_4 (1.1 epochs)"]["test_accuracy"]) > 0.5  # the synthetic set is easy
-    table = race_module.race_table(result, threads=2)
-    assert "| anchor (2 epochs) |" in table and table.count("\n| ") == 5  # header, rule, 3 rows
+    table = race_module.race_table(result, threads=2, anchor_epochs=1.3)
+    assert "| anchor (2 epochs) |" in table and table.count("\n| ") == 6  # header, rule, 4 rows
+    assert table.splitlines()[-1].startswith("model_4 (1.1 epochs) ") and "the anchor's shortest such recipe (1.3 epochs)" in table
+    order.clear()
+    assert list(race_module.race("model_4", [1], splits, anchor_epochs=1.0)) == [
+        "model_4 (1.1 epochs)", "anchor (1 epoch)", "anchor (2 epochs)"]  # a chosen 1 epoch is raced once
+
+
+def test_the_anchor_is_the_published_recipe():
+    """tuomaso/train_mnist_fast's 8_Final_00s76.ipynb: Adam(lr=1e-2, betas=(0.7, 0.9)), batch 256,
+    OneCycleLR(max_lr=lr, total_steps=int(batches * epochs), cycle_momentum=False), no shuffling."""
+    import torch
+
+    from benchmarks import anchor
+
+    assert (anchor.BATCH, anchor.LR, anchor.BETAS, anchor.CYCLE_MOMENTUM) == (256, 0.01, (0.7, 0.9), False)
+    assert anchor.anchor_steps(60_000, 1) == 235 and anchor.anchor_steps(55_000, 1.09) == 234
+    assert sum(p.numel() for p in anchor.AnchorNet().parameters()) == 24 * 25 + 24 + 32 * 24 * 9 + 32 + 800 * 256 + 256 + 2570
+    seen = {}
+    real = torch.optim.lr_scheduler.OneCycleLR
+
+    def spy(optimizer, **kwargs):
+        seen.update(kwargs, betas=optimizer.param_groups[0]["betas"], lr=optimizer.param_groups[0]["lr"])
+        return real(optimizer, **kwargs)
+
+    x, y = torch.zeros(600, 1, 28, 28), torch.zeros(600, dtype=torch.long)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(torch.optim.lr_scheduler, "OneCycleLR", spy)
+        result = anchor.train_anchor(x, y, x[:10], y[:10], 1.5, seed=0)
+    assert seen["cycle_momentum"] is False and seen["max_lr"] == 0.01 and seen["total_steps"] == 4  # int(1.5 * 3)
+    assert seen["betas"] == (0.7, 0.9) and result["val_accuracy"] == 1.0  # every label 0: learnt
+
+
+def test_the_anchors_length_is_the_shortest_reaching_the_target_on_every_seed(monkeypatch):
+    from benchmarks import time_to_accuracy as race_module
+
+    vals = {(1.0, 1): 0.995, (1.0, 2): 0.985, (1.1, 1): 0.992, (1.1, 2): 0.990}
+    monkeypatch.setattr(race_module, "train_anchor", lambda tx, ty, vx, vy, epochs, seed: {"val_accuracy": vals[epochs, seed]})
+    data = {"train": (None, None), "val": (None, None)}
+    assert race_module.anchor_length([1, 2], data, lengths=[1.0, 1.1, 1.2]) == 1.1
+    with pytest.raises(SystemExit, match="at none of 1 to 1"):
+        race_module.anchor_length([1, 2], data, lengths=[1.0])
 
 
 def test_the_ablation_table_gives_each_row_its_means_and_the_control_only_where_every_seed_has_it():

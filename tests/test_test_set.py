@@ -87,3 +87,18 @@ def test_the_ablation_prints_each_rows_verdict_before_reading_the_test_split(pro
     assert verdict < events.first("read test")
     entries = recorded(project / "ablation.json")
     assert set(entries) == {"tiny-s1", "tiny-lr-s1"} and all("test" in e and "machine" in e for e in entries.values())
+
+
+def test_the_race_chooses_the_anchors_length_and_trains_everything_before_reading_the_test_split(project, monkeypatch):
+    from benchmarks import time_to_accuracy
+
+    recipe = time_to_accuracy.recipes()["model_4"]
+    small = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, batch_size=32))
+    monkeypatch.setattr(time_to_accuracy, "recipes", lambda: {"model_4": small})
+    monkeypatch.setattr(time_to_accuracy, "TARGET", 0.0)  # the first length tried is chosen
+    monkeypatch.setattr(time_to_accuracy, "record", lambda sections: None)
+    monkeypatch.setattr(time_to_accuracy, "ROOT", project)  # main() works in the project's folder
+    events = Events(monkeypatch)
+    time_to_accuracy.main(["--seeds", "1"])
+    chosen, last_run = events.first("print", "anchor chosen on validation: 1 epochs"), events.first("print", "seed 1, anchor (2")
+    assert chosen < last_run < events.first("read test")
