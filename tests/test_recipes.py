@@ -79,16 +79,38 @@ def test_augmentation_changes_training_but_not_validation(data):
     assert score(best, data[2], data[3])[1] == aug_run.best.val_accuracy
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd", "muon"])
 def test_each_optimizer_learns(data, optimizer):
     lr = 0.01 if optimizer == "sgd" else 0.003
-    _, run = _train(data, _params(optimizer=optimizer, lr=lr, weight_decay=1e-4))
+    _, run = _train(data, _params(optimizer=optimizer, lr=lr, weight_decay=1e-4, muon_lr=0.02))
     assert run.history[-1].val_accuracy > 0.8 and run.history[-1].train_loss < run.history[0].train_loss
 
 
 def test_optimizers_differ(data):
     results = {opt: _train(data, _params(optimizer=opt, weight_decay=0.01))[0] for opt in ("adam", "adamw")}
     assert torch_bytes(results["adam"].state_dict()) != torch_bytes(results["adamw"].state_dict())
+
+
+def test_muon_orthogonalizes_the_weight_matrices_and_leaves_the_rest_to_adam():
+    from mnist_pipeline.training.optim import Muon
+
+    model = build("model_4")
+    optimizer = Muon(model, lr=0.01, muon_lr=0.05, momentum=0.9, weight_decay=0.0)
+    muon, adam = optimizer.param_groups
+    names = {id(p): name for name, p in model.named_parameters()}
+    assert [names[id(p)] for p in muon["params"]] == [
+        "features.0.weight", "features.2.weight", "features.6.weight", "features.9.weight", "classifier.1.weight"]
+    assert "classifier.3.weight" in {names[id(p)] for p in adam["params"]}  # the output layer
+    assert (muon["lr"], adam["lr"]) == (0.05, 0.01)
+    singular = torch.linalg.svdvals(Muon.orthogonalize(torch.randn(32, 288, generator=torch.Generator().manual_seed(0))))
+    assert 0.6 < singular.min() and singular.max() < 1.2  # every direction moves about as far (the quintic's band)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    model(torch.randn(8, 1, 28, 28)).logsumexp(1).mean().backward()
+    optimizer.step()
+    moved = {name: (p.detach() - before[name]) for name, p in model.named_parameters()}
+    step = torch.linalg.svdvals(moved["features.9.weight"].reshape(32, -1) / 0.05)
+    assert 0.6 < step.min() and step.max() < 1.2  # Muon's update, at muon_lr
+    assert moved["classifier.3.bias"].abs().max() == pytest.approx(0.01, rel=1e-3)  # Adam's first step: lr
 
 
 def test_onecycle_warms_up_to_lr_then_anneals(data):
@@ -115,8 +137,8 @@ def test_label_smoothing_raises_the_training_loss(data):
 @pytest.mark.parametrize(
     "recipe",
     [dict(AUGMENTED, augment_low_res=0.5), dict(schedule="onecycle"), dict(optimizer="sgd", lr=0.05, schedule="cosine"),
-     dict(optimizer="adamw", label_smoothing=0.1)],
-    ids=["augmented", "onecycle", "sgd-cosine", "adamw-smoothing"],
+     dict(optimizer="adamw", label_smoothing=0.1), dict(optimizer="muon", schedule="onecycle", muon_lr=0.02)],
+    ids=["augmented", "onecycle", "sgd-cosine", "adamw-smoothing", "muon-onecycle"],
 )
 @pytest.mark.slow  # over 2 s on 2 idle cores: the fast tier stays under a minute
 def test_every_option_reruns_byte_identically(data, recipe):
@@ -129,7 +151,7 @@ def test_every_option_reruns_byte_identically(data, recipe):
 @pytest.mark.parametrize(
     "key, value, message",
     [
-        ("optimizer", "rmsprop", "train.optimizer: invalid value 'rmsprop' (allowed: adam|adamw|sgd)"),
+        ("optimizer", "rmsprop", "train.optimizer: invalid value 'rmsprop' (allowed: adam|adamw|sgd|muon)"),
         ("schedule", "step", "train.schedule: invalid value 'step' (allowed: plateau|onecycle|cosine)"),
         ("momentum", 1.0, "train.momentum: invalid value 1.0"),
         ("warmup", 0, "train.warmup: invalid value 0 "),

@@ -36,6 +36,7 @@ RECIPES = {
     "weight-average": ("model_3", dataclasses.replace(PARAMS, schedule="onecycle", ema=0.9)),
     "fractional-last-epoch": ("model_4", dataclasses.replace(PARAMS, epochs=3.5, schedule="onecycle", label_smoothing=0.1)),
     "bfloat16": ("model_4", dataclasses.replace(PARAMS, epochs=3.5, schedule="onecycle", precision="bfloat16")),
+    "muon": ("model_4", dataclasses.replace(PARAMS, optimizer="muon", muon_lr=0.02, schedule="onecycle", weight_decay=1e-4)),
 }
 
 HYPERPARAMETERS = {"model_2": {"dropout": 0.2}}

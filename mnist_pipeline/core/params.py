@@ -72,9 +72,12 @@ class TrainParams:
 
     batch_size: int = Field(ge=1, lt=INT64, description="images per step")
     epochs: float = Field(gt=0, examples=[12, 1.5], description="a fraction ends training part-way through the last epoch")
-    optimizer: Literal["adam", "adamw", "sgd"] = Field(description="sgd is with Nesterov momentum")
+    optimizer: Literal["adam", "adamw", "sgd", "muon"] = Field(
+        description="sgd is with Nesterov momentum; muon orthogonalizes the momentum of the convolution and hidden "
+                    "linear weights (at muon_lr) and runs Adam on the rest")
     lr: float = Field(gt=0, description="the learning rate; onecycle's peak")
-    momentum: float = Field(gt=0, lt=1, description="sgd's Nesterov momentum")
+    muon_lr: float = Field(gt=0, description="muon: the learning rate of the weights Muon updates; onecycle's peak")
+    momentum: float = Field(gt=0, lt=1, description="sgd's and muon's Nesterov momentum")
     weight_decay: float = Field(ge=0, description="L2 (adam, sgd) or decoupled (adamw) weight decay")
     schedule: Literal["plateau", "onecycle", "cosine"] = Field(description="onecycle and cosine step every batch")
     lr_factor: float = Field(gt=0, lt=1, description="plateau: lr times this on a plateau")

@@ -12,9 +12,66 @@ from mnist_pipeline.training.steps import total_steps
 PER_STEP_SCHEDULES = ("onecycle", "cosine")
 
 
+class Muon(torch.optim.Optimizer):
+    """Muon (Keller Jordan, 2024: kellerjordan.github.io/posts/muon) on every weight of two or more
+    dimensions but the last one registered (the output layer's), Adam on the rest: biases, BatchNorm,
+    the output layer. A convolution's weight is taken as a matrix of (out channels, in channels x
+    kernel). Its Nesterov momentum is orthogonalized by five Newton-Schulz iterations, so each step
+    moves every direction of the matrix about as far: fewer steps reach the same accuracy.
+
+    One optimizer with two parameter groups (Muon's at muon_lr, Adam's at lr), so one schedule steps
+    both and one state_dict resumes both exactly. Weight decay: decoupled on Muon's, L2 on Adam's."""
+
+    COEFFICIENTS, ITERATIONS = (3.4445, -4.7750, 2.0315), 5  # the quintic of the post
+
+    def __init__(self, model: nn.Module, lr: float, muon_lr: float, momentum: float, weight_decay: float):
+        weights = [p for p in model.parameters() if p.ndim >= 2]
+        matrices = {id(p) for p in weights[:-1]}
+        groups = [{"params": weights[:-1], "lr": muon_lr, "muon": True},
+                  {"params": [p for p in model.parameters() if id(p) not in matrices], "lr": lr, "muon": False}]
+        super().__init__(groups, {"lr": lr, "momentum": momentum, "betas": (0.9, 0.999), "eps": 1e-8,
+                                  "weight_decay": weight_decay})
+
+    @staticmethod
+    def orthogonalize(matrix: torch.Tensor) -> torch.Tensor:
+        """The nearest semi-orthogonal matrix, approximately: U V^T of matrix = U S V^T."""
+        a, b, c = Muon.COEFFICIENTS
+        x = matrix / (matrix.norm() + 1e-7)
+        tall = x.size(0) > x.size(1)
+        x = x.T if tall else x
+        for _ in range(Muon.ITERATIONS):
+            gram = x @ x.T
+            x = a * x + (b * gram + c * gram @ gram) @ x
+        return x.T if tall else x
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            lr, decay = group["lr"], group["weight_decay"]
+            for p in (p for p in group["params"] if p.grad is not None):
+                state, grad = self.state[p], p.grad
+                if group["muon"]:
+                    momentum = state.setdefault("momentum_buffer", torch.zeros_like(grad))
+                    momentum.mul_(group["momentum"]).add_(grad)
+                    update = self.orthogonalize(grad.add(momentum, alpha=group["momentum"]).reshape(len(p), -1))
+                    p.mul_(1 - lr * decay).add_(update.view(p.shape), alpha=-lr * max(1, update.size(0) / update.size(1)) ** 0.5)
+                    continue
+                (beta1, beta2), step = group["betas"], state.get("step", 0) + 1
+                grad = grad.add(p, alpha=decay) if decay else grad
+                mean, square = (state.setdefault(key, torch.zeros_like(p)) for key in ("exp_avg", "exp_avg_sq"))
+                mean.lerp_(grad, 1 - beta1)
+                square.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                denominator = (square / (1 - beta2 ** step)).sqrt_().add_(group["eps"])
+                p.addcdiv_(mean, denominator, value=-lr / (1 - beta1 ** step))
+                state["step"] = step
+
+
 def make_optimizer(model: nn.Module, params: TrainParams) -> torch.optim.Optimizer:
-    """adam (the original project's), adamw (decoupled weight decay) or sgd with Nesterov momentum; one fused
-    step per batch where the device has it."""
+    """adam (the original project's), adamw (decoupled weight decay), sgd with Nesterov momentum, or
+    muon (Muon on the weight matrices, Adam on the rest); one fused step per batch where the device
+    has it (adam, adamw, sgd)."""
+    if params.optimizer == "muon":
+        return Muon(model, params.lr, params.muon_lr, params.momentum, params.weight_decay)
     fused = fast_kernels(next(model.parameters()).device)
     common = dict(lr=params.lr, weight_decay=params.weight_decay, fused=fused)
     if params.optimizer == "adam":
@@ -35,6 +92,8 @@ def make_scheduler(optimizer: torch.optim.Optimizer, params: TrainParams, steps_
         )
     if params.schedule == "onecycle":
         require_warmup(params.warmup, params.epochs, steps_per_epoch, total, params.batch_size, "the recipe")
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=params.lr, total_steps=total,
-                                                   pct_start=params.warmup)
+        # Each group to its own peak (Muon's to muon_lr); Muon's momentum is a param, not cycled.
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+                                                   total_steps=total, pct_start=params.warmup,
+                                                   cycle_momentum=params.optimizer != "muon")
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
