@@ -28,7 +28,10 @@ from mnist_pipeline.core.params import (
     model_recipe,
     preprocess_params,
 )
+from mnist_pipeline.core.program import program
 from mnist_pipeline.leftovers import find_leftovers
+from mnist_pipeline.sync import COMMAND as SYNC
+from mnist_pipeline.sync import out_of_date_sections
 from mnist_pipeline.training.steps import steps_per_epoch, total_steps
 
 # Works in every state DVC leaves behind, a killed `dvc exp run`'s staged params.yaml included.
@@ -82,11 +85,15 @@ def check(params: dict) -> list[str]:
             warnings += limits.recipe_warnings(train.batch_size, train.schedule, train.warmup, total, sizes[""],
                                                f"models.{name}")
         warnings += limits.threads_warning(train.threads, f"models.{name}" if "threads" in block else "train")
+    stale = out_of_date_sections(model_names(params))
+    if stale:
+        warnings.append(f"{', '.join(stale)}: the artifacts, training curves or fold charts do not follow "
+                        f"{paths.PARAMS_FILE}'s models (DVC cannot iterate there); write them with `{SYNC}`")
     return list(dict.fromkeys(warnings)) + find_leftovers(model_names(params))
 
 
 def main(argv: list[str] | None = None) -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    argparse.ArgumentParser(prog=program(), description=__doc__).parse_args(argv)
     try:
         warnings = check(load_params())
     except PipelineError as exc:
