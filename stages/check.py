@@ -13,7 +13,7 @@ import math
 import sys
 
 from mnist_pipeline.core import limits, paths
-from mnist_pipeline.core.catalog import hyperparameter_types, model_files
+from mnist_pipeline.core.catalog import hyperparameter_limits, hyperparameter_types, model_files
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import atomic_write_bytes
@@ -59,6 +59,7 @@ def require_every_key(params: dict) -> None:
 
 
 def require_hyperparameters(name: str, block: dict) -> None:
+    hyperparameter_limits(name)  # a malformed file is named first: it is the file to fix
     for key, kind in hyperparameter_types(name).items():
         if key not in block:
             raise MissingKey(f"{paths.PARAMS_FILE}: models.{name}.{key}: required key is missing (models/{name}.py's "
