@@ -2,7 +2,8 @@
 `python -m mnist_pipeline.readme` after `dvc repro` (and after `dvc repro crossval/dvc.yaml`).
 
 A block is the text between `<!-- NAME:start -->` and `<!-- NAME:end -->`: README.md's `results`
-is the report stage's metrics/report.md and its `metrics` what `dvc metrics show` prints;
+is the report stage's metrics/report.md and its `metrics` what `dvc metrics show` prints (which
+`python -m mnist_pipeline.sync` writes too: a model added to params.yaml adds its row);
 docs/experiments.md's `crossval` is cross-validation's crossval/report.md. The benchmarks write
 theirs with `--docs`: docs/performance.md's `performance` (benchmarks.speed), `time-to-99` and
 `time-to-99-candidates` (benchmarks.time_to_accuracy), `quick-experiment`
