@@ -1,9 +1,7 @@
 """Every command of the project answers --help as its user typed it, and does nothing else.
 
 The commands are found, not listed: each module of mnist_pipeline/ and stages/ that runs as
-`python -m` (a `__main__` guard, or a package's __main__.py), and the `mnist-predict` script. A
-stage's usage line still says `train.py`: naming it would change code every stage imports, and so
-rerun the whole pipeline and cross-validation (see NAMED).
+`python -m` (a `__main__` guard, or a package's __main__.py), and the `mnist-predict` script.
 """
 
 import re
@@ -15,9 +13,6 @@ import pytest
 
 from tests.project import ROOT, clone_project, environment
 
-# The commands whose usage line names them as typed: not yet the stages but check (whose code no
-# other stage imports), see above.
-NAMED = ("python -m mnist_pipeline.", "mnist-predict", "python -m stages.check ")
 # The console script as pip writes it: argv[0] its own path, no module spec.
 SCRIPT = "import sys; sys.argv[0] = '/usr/bin/mnist-predict'; from mnist_pipeline.predict import cli; cli()"
 
@@ -62,7 +57,7 @@ def test_every_command_answers_help_naming_itself_and_changes_no_file(tmp_path):
         out, err = process.communicate(timeout=300)
         if process.returncode != 0:
             wrong.append(f"{typed} --help: exit {process.returncode}: {err[-300:]}")
-        elif not out.startswith(f"usage: {typed} " if f"{typed} ".startswith(NAMED) else "usage: "):
+        elif not out.startswith(f"usage: {typed} "):
             wrong.append(f"{typed} --help: {out.splitlines()[:1]}")
     after = _files(root)
     changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
