@@ -16,6 +16,7 @@ from mnist_pipeline.core import paths
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.params import parse_params
+from mnist_pipeline.core.program import program
 from mnist_pipeline.evaluation.crossval import current_result, paired_difference, pp, verdict
 
 
@@ -76,7 +77,8 @@ def fold_results(model: str, revision: str) -> dict[int, dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model")
     parser.add_argument("a", help="revision A")
     parser.add_argument("b", help="revision B")

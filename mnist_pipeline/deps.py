@@ -3,6 +3,8 @@
     python -m mnist_pipeline.deps --write   # rewrite the `.py` entries of every stage's deps
     python -m mnist_pipeline.deps --check   # list the stages whose `.py` deps differ; exit 1 if any
 
+(`python -m mnist_pipeline.sync` writes them too, with what follows from params.yaml's models.)
+
 Each stage's module is imported in a fresh interpreter (a matrix stage's with its first model's file,
 written back as `models/${item.model}.py`), and the project files it loaded are its code deps: a change
 to code a stage imports reruns it, and a change to code no stage imports reruns none. Only the `.py`
@@ -22,6 +24,7 @@ from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import atomic_write_bytes
 from mnist_pipeline.core.params_file import load_params
+from mnist_pipeline.core.program import program
 
 PIPELINES = (Path("dvc.yaml"), Path("crossval/dvc.yaml"))
 MODEL_FILE = "models/${item.model}.py"
@@ -120,19 +123,24 @@ def stage_code(pipeline: Path) -> dict[str, tuple[str, str]]:
     return {name: (stage["cmd"].split()[2], model if "matrix" in stage else "") for name, stage in stages.items()}
 
 
+def updated_pipelines() -> dict[Path, str]:
+    """Each pipeline file's text with every stage's code deps made the files it imports."""
+    codes = {pipeline: stage_code(pipeline) for pipeline in PIPELINES}
+    files = imported_files([key for stages in codes.values() for key in stages.values()])
+    return {pipeline: rewrite(pipeline.read_text(), {name: files[key] for name, key in stages.items()})
+            for pipeline, stages in codes.items()}
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="rewrite the deps lists")
     mode.add_argument("--check", action="store_true", help="list stages whose deps differ; exit 1 if any")
     args = parser.parse_args(argv)
-    codes = {pipeline: stage_code(pipeline) for pipeline in PIPELINES}
-    files = imported_files([key for stages in codes.values() for key in stages.values()])
     stale = []
-    for pipeline, stages in codes.items():
-        text = pipeline.read_text()
-        updated = rewrite(text, {name: files[key] for name, key in stages.items()})
-        if updated != text:
+    for pipeline, updated in updated_pipelines().items():
+        if updated != pipeline.read_text():
             stale.append(str(pipeline))
             if args.write:
                 atomic_write_bytes(pipeline, updated.encode())

@@ -12,6 +12,7 @@ from pathlib import Path
 from mnist_pipeline.core import paths
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.params import load_params, model_names
+from mnist_pipeline.core.program import program
 
 LOCKS = (Path("dvc.lock"), paths.CROSSVAL_DIR / "dvc.lock")
 REMOVE = "python -m mnist_pipeline.leftovers --remove"
@@ -82,10 +83,12 @@ def remove(models: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--remove", action="store_true", help="delete them and their dvc.lock entries")
+    remove_them = parser.parse_args(argv).remove
     models = model_names(load_params())
-    if parser.parse_args(argv).remove:
+    if remove_them:
         removed = remove(models)
         print(f"removed the outputs of {', '.join(removed)}" if removed else "nothing to remove")
     else:

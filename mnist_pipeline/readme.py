@@ -2,22 +2,26 @@
 `python -m mnist_pipeline.readme` after `dvc repro` (and after `dvc repro crossval/dvc.yaml`).
 
 A block is the text between `<!-- NAME:start -->` and `<!-- NAME:end -->`: README.md's `results`
-is the report stage's metrics/report.md and its `metrics` what `dvc metrics show` prints;
+is the report stage's metrics/report.md and its `metrics` what `dvc metrics show` prints (which
+`python -m mnist_pipeline.sync` writes too: a model added to params.yaml adds its row);
 docs/experiments.md's `crossval` is cross-validation's crossval/report.md. The benchmarks write
 theirs with `--docs`: docs/performance.md's `performance` (benchmarks.speed), `time-to-99` and
 `time-to-99-candidates` (benchmarks.time_to_accuracy), `quick-experiment`
 (benchmarks.quick_experiment); docs/predict.md's `controls` (benchmarks.predict_controls);
 docs/models.md's `ablation` and `ablation-runs` (`python -m benchmarks.ablation table --docs`).
-docs/models.md's `results` is the report too, and its `recipes` each model's block of params.yaml.
+docs/models.md's `results` is the report too; its `recipes` (params.yaml's models) is
+`python -m mnist_pipeline.sync`'s.
 """
 
+import argparse
 import subprocess
 from pathlib import Path
 
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import atomic_write_bytes
-from mnist_pipeline.core.paths import CROSSVAL_REPORT, PARAMS_FILE, REPORT_MD
+from mnist_pipeline.core.paths import CROSSVAL_REPORT, REPORT_MD
+from mnist_pipeline.core.program import program
 
 README = Path("README.md")
 EXPERIMENTS_DOC = Path("docs/experiments.md")
@@ -35,15 +39,19 @@ def block(text: str, name: str) -> str:
     return text.split(start, 1)[1].split(end, 1)[0]
 
 
+def replace_in(text: str, name: str, content: str) -> str:
+    """text with content (ending in a newline) between the block's markers."""
+    start = f"<!-- {name}:start -->\n"
+    return text.replace(start + block(text, name), start + content, 1)
+
+
 def replace_block(path: Path, name: str, content: str) -> None:
     """Put content (ending in a newline) between the block's markers in the file at path."""
-    text = path.read_text()
-    start = f"<!-- {name}:start -->\n"
     try:
-        old = block(text, name)
+        text = replace_in(path.read_text(), name, content)
     except PipelineError as exc:
         raise PipelineError(f"{path}: {exc}") from None
-    atomic_write_bytes(path, text.replace(start + old, start + content, 1).encode())
+    atomic_write_bytes(path, text.encode())
 
 
 def metrics_block() -> str:
@@ -54,17 +62,9 @@ def metrics_block() -> str:
     return "```\n$ dvc metrics show\n" + "\n".join(line.rstrip() for line in shown.stdout.strip().splitlines()) + "\n```\n"
 
 
-def recipes_block() -> str:
-    """Each model's block of params.yaml, one table row per model: what it sets beyond `train`."""
-    import yaml
-
-    models = yaml.safe_load(PARAMS_FILE.read_text())["models"]
-    rows = [f"| `{name}` | {', '.join(f'`{key}: {value}`' for key, value in (block or {}).items()) or '(`train` as it is)'} |"
-            for name, block in models.items()]
-    return "| model | its block in `params.yaml` (hyperparameters and the `train` keys it overrides) |\n| --- | --- |\n" + "\n".join(rows) + "\n"
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(prog=program(), description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     for path, name, report, command in REPORT_BLOCKS:
         try:
             text = report.read_text()
@@ -72,8 +72,6 @@ def main() -> None:
             raise PipelineError(f"{report}: cannot read ({exc.strerror}); run `{command}` first") from None
         replace_block(path, name, text)
         print(f"{path}: {name} block updated from {report}")
-    replace_block(MODELS_DOC, "recipes", recipes_block())
-    print(f"{MODELS_DOC}: recipes block updated from {PARAMS_FILE}")
     replace_block(README, "metrics", metrics_block())
     print(f"{README}: metrics block updated from `dvc metrics show`")
 

@@ -14,13 +14,14 @@ import math
 import sys
 
 from mnist_pipeline.core import limits, paths
-from mnist_pipeline.core.catalog import model_files
+from mnist_pipeline.core.catalog import hyperparameter_limits, hyperparameter_types, model_files
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import atomic_write_bytes
 from mnist_pipeline.core.machine import cpu, describe_cpu, same_cpu
 from mnist_pipeline.core.mnist import TRAIN_CLASS_COUNTS, TRAIN_LABELS, TRAIN_LABELS_SHA256
 from mnist_pipeline.core.params import (
+    SECTIONS,
     check_sections,
     crossval_params,
     download_params,
@@ -30,12 +31,42 @@ from mnist_pipeline.core.params import (
     model_recipe,
     preprocess_params,
 )
+from mnist_pipeline.core.program import program
+from mnist_pipeline.core.schema_errors import allowed
 from mnist_pipeline.leftovers import find_leftovers
+from mnist_pipeline.sync import COMMAND as SYNC
+from mnist_pipeline.sync import out_of_date_sections
 from mnist_pipeline.training.steps import steps_per_epoch, total_steps
 
 # Works in every state DVC leaves behind, a killed `dvc exp run`'s staged params.yaml included.
 RECOVERY = ("nothing was run or deleted; undo the change with `git checkout HEAD -- params.yaml` "
             "(or `dvc exp remove <name>`)")
+
+
+class MissingKey(PipelineError):
+    """A key the schema or a model's constructor declares and params.yaml lacks: the fix is to add it
+    there (undoing params.yaml would not, where the declaration is new)."""
+
+
+def require_every_key(params: dict) -> None:
+    """Every key of each section's schema is in params.yaml (wherever in its section), so the file
+    shows the whole recipe."""
+    for name, schema in SECTIONS.items():
+        values = params.get(name)
+        for key, field in (schema.__pydantic_fields__.items() if schema and isinstance(values, dict) else ()):
+            if key not in values:
+                raise MissingKey(f"{paths.PARAMS_FILE}: {name}.{key}: required key is missing (mnist_pipeline/core/"
+                                 f"params.py declares it: {field.description}, {allowed(field, key)}); add "
+                                 f"`{key}: <value>` anywhere under `{name}:` in {paths.PARAMS_FILE}; nothing was run or deleted")
+
+
+def require_hyperparameters(name: str, block: dict) -> None:
+    hyperparameter_limits(name)  # a malformed file is named first: it is the file to fix
+    for key, kind in hyperparameter_types(name).items():
+        if key not in block:
+            raise MissingKey(f"{paths.PARAMS_FILE}: models.{name}.{key}: required key is missing (models/{name}.py's "
+                             f"Model takes it: {kind.__name__}); add `{key}: <value>` to the model's block in "
+                             f"{paths.PARAMS_FILE}; nothing was run or deleted")
 
 
 def class_counts(train_labels_sha256: str) -> list[int] | None:
@@ -57,6 +88,7 @@ def class_counts(train_labels_sha256: str) -> list[int] | None:
 def check(params: dict) -> list[str]:
     """Refuse the first bad value with a PipelineError; return the warnings."""
     check_sections(params)
+    require_every_key(params)
     download, preprocess = download_params(params), preprocess_params(params)
     limits.require_device(evaluate_params(params).device, "evaluate")
     crossval = crossval_params(params)
@@ -71,7 +103,10 @@ def check(params: dict) -> list[str]:
     for name in model_names(params):
         if name not in model_files():
             raise PipelineError(f"{paths.PARAMS_FILE}: models.{name}: no file models/{name}.py")
-        train, block = model_recipe(params, name).train, params["models"][name] or {}
+        block = params["models"][name] or {}
+        if isinstance(block, dict):
+            require_hyperparameters(name, block)
+        train = model_recipe(params, name).train
         where = f"models.{name}" if "device" in block else "train"
         limits.require_device(train.device, where)
         for what, images in sizes.items():
@@ -85,6 +120,10 @@ def check(params: dict) -> list[str]:
                                                f"models.{name}")
         warnings += limits.threads_warning(train.threads, f"models.{name}" if "threads" in block else "train")
         warnings += limits.precision_warning(train.precision, f"models.{name}" if "precision" in block else "train")
+    stale = out_of_date_sections(model_names(params))
+    if stale:
+        warnings.append(f"{', '.join(stale)}: the artifacts, training curves or fold charts do not follow "
+                        f"{paths.PARAMS_FILE}'s models (DVC cannot iterate there); write them with `{SYNC}`")
     return list(dict.fromkeys(warnings)) + find_leftovers(model_names(params)) + other_machine(model_names(params))
 
 
@@ -104,9 +143,11 @@ def other_machine(names: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    argparse.ArgumentParser(prog=program(), description=__doc__).parse_args(argv)
     try:
         warnings = check(load_params())
+    except MissingKey:
+        raise
     except PipelineError as exc:
         raise PipelineError(f"{exc}; {RECOVERY}") from None
     for line in warnings:

@@ -8,13 +8,14 @@ from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.files import atomic_write_bytes
 from mnist_pipeline.core.params import download_params, load_params
 from mnist_pipeline.core.paths import RAW_DIR
+from mnist_pipeline.core.program import program
 from mnist_pipeline.data.sources import fetch_verified
 
 MIRROR_ENV = "MNIST_MIRROR"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__)
     parser.add_argument(
         "--mirror", action="append", default=[],
         help=f"extra source tried first (URL or folder of the .gz files); also ${MIRROR_ENV}",

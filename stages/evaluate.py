@@ -8,6 +8,7 @@ from mnist_pipeline.core import paths
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.files import atomic_write_bytes, write_csv, write_json
 from mnist_pipeline.core.params import evaluate_params, load_params
+from mnist_pipeline.core.program import program
 from mnist_pipeline.data.splits import load_split, normalize
 from mnist_pipeline.evaluation.calibration import calibration_file, calibration_report, logits_of
 from mnist_pipeline.evaluation.gallery import misclassified_png
@@ -21,7 +22,7 @@ from torch import nn  # noqa: E402 after mnist_pipeline, which sets OpenMP's wai
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__)
     parser.add_argument("model", help="a model name from params.yaml's `models` section")
     name = parser.parse_args(argv).model
     model_class(name)  # an unknown name is refused before it becomes part of a path

@@ -6,11 +6,12 @@ import logging
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.params import load_params, preprocess_params
 from mnist_pipeline.core.paths import RAW_DIR, prepared_split
+from mnist_pipeline.core.program import program
 from mnist_pipeline.data.splits import prepare, save_split
 
 
 def main(argv: list[str] | None = None) -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    argparse.ArgumentParser(prog=program(), description=__doc__).parse_args(argv)
     params = preprocess_params(load_params())
     splits = prepare(RAW_DIR, params.val_size, params.seed)  # every check passes before anything is written
     for name, split in splits.items():

@@ -8,6 +8,7 @@ from mnist_pipeline.core import paths
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.files import atomic_write_bytes, write_json
 from mnist_pipeline.core.params import load_params, model_names
+from mnist_pipeline.core.program import program
 from mnist_pipeline.evaluation.crossval import current_result
 from mnist_pipeline.evaluation.report import (
     build_report,
@@ -20,7 +21,7 @@ from mnist_pipeline.evaluation.report import (
 
 
 def main(argv: list[str] | None = None) -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    argparse.ArgumentParser(prog=program(), description=__doc__).parse_args(argv)
     params = load_params()
     names = model_names(params)
     crossval = read_crossval(paths.CROSSVAL_SUMMARY)

@@ -8,6 +8,7 @@ from mnist_pipeline.core import paths
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.files import write_json
 from mnist_pipeline.core.params import Recipe, load_params, model_recipe, recipe_inputs
+from mnist_pipeline.core.program import program
 from mnist_pipeline.core.wording import plural
 from mnist_pipeline.data.splits import load_split
 from mnist_pipeline.training.architectures import count_parameters
@@ -19,7 +20,7 @@ from mnist_pipeline.training.session import require_same_params, train_model
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__)
     parser.add_argument("model", help="a model name from params.yaml's `models` section")
     name = parser.parse_args(argv).model
 

@@ -19,11 +19,13 @@ PROJECT_FILES = ("dvc.yaml", "params.yaml", "stages", "models", "mnist_pipeline"
                  "crossval/summary.json", "crossval/plots")
 
 
-def copy_project(dest: Path, raw_files: dict[str, bytes], mirror_dir: Path, models: tuple[str, ...] = ()) -> Path:
-    """The copy, with params.yaml's `models` cut down to `models` where given."""
+def copy_project(dest: Path, raw_files: dict[str, bytes], mirror_dir: Path, models: tuple[str, ...] = (),
+                 source_root: Path = ROOT) -> Path:
+    """The copy (of source_root, this project unless given), with params.yaml's `models` cut down to
+    `models` where given."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
-        source = ROOT / name
+        source = source_root / name
         if source.is_dir():
             shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
@@ -37,13 +39,27 @@ def copy_project(dest: Path, raw_files: dict[str, bytes], mirror_dir: Path, mode
     params["train"]["epochs"] = 2
     if models:
         params["models"] = {name: params["models"][name] for name in models}
-        _keep_models(dest / "dvc.yaml", models)
+        _keep_models(dest, models)
     for block in params["models"].values():  # a model's own epochs (model_3's) too
         if block and "epochs" in block:
             block["epochs"] = 2
         if block and "batch_size" in block:  # enough batches of the tiny data for onecycle's warmup
             block["batch_size"] = 32
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return dest
+
+
+def clone_project(dest: Path, env: dict[str, str]) -> Path:
+    """What a fresh clone of this working tree holds (the files git tracks, or would: no DVC cache,
+    checkpoints or data), as a git repository of its own with one commit."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():  # a tracked file deleted in the working tree is listed too
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "clone"]):
+        run(command, dest, env)
     return dest
 
 
@@ -54,15 +70,13 @@ def add_dvc_settings(root: Path) -> None:
     shutil.copy2(ROOT / ".dvc" / "config", root / ".dvc" / "config")
 
 
-def _keep_models(dvc_yaml: Path, models: tuple[str, ...]) -> None:
-    """dvc.yaml's per-model artifacts and plot lines for `models` only (the stages follow params.yaml)."""
-    pipeline = yaml.safe_load(dvc_yaml.read_text())
-    pipeline["artifacts"] = {name: spec for name, spec in pipeline["artifacts"].items() if name in models}
-    for plot in pipeline["plots"]:
-        (spec,) = plot.values()
-        if isinstance(spec, dict) and isinstance(spec.get("y"), dict):
-            spec["y"] = {path: y for path, y in spec["y"].items() if path.split("/")[1] in models}
-    dvc_yaml.write_text(yaml.safe_dump(pipeline, sort_keys=False))
+def _keep_models(root: Path, models: tuple[str, ...]) -> None:
+    """dvc.yaml's per-model artifacts and plot lines, and crossval/dvc.yaml's fold charts, for `models`
+    only, as `python -m mnist_pipeline.sync` writes them (the stages follow params.yaml)."""
+    from mnist_pipeline.sync import crossval_text, pipeline_text
+
+    for path, follow in ((root / "dvc.yaml", pipeline_text), (root / "crossval/dvc.yaml", crossval_text)):
+        path.write_text(follow(path.read_text(), list(models)))
 
 
 def environment(home: Path) -> dict[str, str]:

@@ -140,7 +140,8 @@ def test_code_deps_are_exactly_the_imported_project_files(name):
     stage = STAGES[name]
     model = MODELS[0] if "matrix" in stage else ""
     declared = {d.replace("${item.model}", model) for d in stage["deps"] if d.endswith(".py")}
-    assert declared == stage_imports()[stage["cmd"].split()[2], model]["files"]
+    assert declared == stage_imports()[stage["cmd"].split()[2], model]["files"], \
+        f"crossval/dvc.yaml: {name}: run `python -m mnist_pipeline.sync`"
 
 
 def test_stages_follow_params_yaml_and_the_report_writes_each_models_fold_chart():

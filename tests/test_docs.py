@@ -61,7 +61,10 @@ def test_every_figure_in_prose_is_in_a_generated_block(page):
 def test_models_page_recipes_are_params_yaml(monkeypatch):
     """docs/models.md's recipes block is each model's block of params.yaml (its results block is
     checked with the README's, in tests/test_dvc_yaml.py)."""
-    from mnist_pipeline.readme import MODELS_DOC, block, recipes_block
+    from mnist_pipeline.readme import block
+    from mnist_pipeline.sync import COMMAND, MODELS_DOC, recipes_block
+    from tests.project import project_params
 
     monkeypatch.chdir(ROOT)
-    assert block(MODELS_DOC.read_text(), "recipes") == recipes_block()
+    assert block(MODELS_DOC.read_text(), "recipes") == recipes_block(project_params()), \
+        f"{MODELS_DOC}: its recipes block is not params.yaml's models; run `{COMMAND}`"

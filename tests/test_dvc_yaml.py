@@ -11,6 +11,7 @@ import yaml
 
 from mnist_pipeline.core.params import model_names
 from mnist_pipeline.core.paths import TIMING_DIR
+from mnist_pipeline.sync import COMMAND as SYNC
 from tests.project import ROOT, copy_project, project_params, stage_imports
 
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
@@ -40,20 +41,96 @@ def test_code_deps_are_exactly_the_imported_project_files(name):
     stage = STAGES[name]
     model = MODELS[0] if name in PER_MODEL else ""
     declared = {d for d in _declared(stage, "deps", model) if d.endswith(".py")}
-    assert declared == stage_imports()[stage["cmd"].split()[2], model]["files"]
+    assert declared == stage_imports()[stage["cmd"].split()[2], model]["files"], f"dvc.yaml: {name}: run `{SYNC}`"
 
 
 def test_per_model_stages_and_sections_follow_params_yaml():
     for name in PER_MODEL:
         assert STAGES[name]["matrix"] == {"model": "${models}"}, name
-    assert sorted(DVC_YAML["artifacts"]) == sorted(MODELS), "dvc.yaml: artifacts: one per model in params.yaml"
+    assert sorted(DVC_YAML["artifacts"]) == sorted(MODELS), f"dvc.yaml: artifacts: one per model; run `{SYNC}`"
     for artifact_name, artifact in DVC_YAML["artifacts"].items():
         assert artifact["type"] == "model" and artifact["path"] == f"checkpoints/{artifact_name}/best.pt"
     for plot in DVC_YAML["plots"]:
         (title, spec), = plot.items()
         for quantity in {Path(file).stem for file in spec["y"]}:
             expected = sorted(f"metrics/{m}/live/plots/metrics/{quantity}.tsv" for m in MODELS)
-            assert sorted(f for f in spec["y"] if Path(f).stem == quantity) == expected, f"dvc.yaml: plots: {title}"
+            assert sorted(f for f in spec["y"] if Path(f).stem == quantity) == expected, f"dvc.yaml: plots: {title}: run `{SYNC}`"
+
+
+SECTIONS = """stages:
+  train:
+    matrix:
+      model: ${models}
+plots:
+  # curves
+  - loss:
+      template: by_model
+      y:
+        metrics/model_1/live/plots/metrics/train_loss.tsv: train_loss  # the first
+        metrics/model_2/live/plots/metrics/train_loss.tsv: train_loss
+        metrics/model_1/live/plots/metrics/val_loss.tsv: val_loss
+        metrics/model_2/live/plots/metrics/val_loss.tsv: val_loss
+  - other.csv:
+      x: step
+
+artifacts:
+  model_1:
+    path: checkpoints/model_1/best.pt
+    type: model
+    desc: Hand-written
+  data:
+    path: data/raw
+  model_2:
+    path: checkpoints/model_2/best.pt
+    type: model
+"""
+
+
+def test_sync_adds_a_new_models_lines_after_the_others_and_drops_a_removed_ones(tmp_path, monkeypatch):
+    """`python -m mnist_pipeline.sync` writes the per-model lines DVC cannot iterate: a new model's are
+    the first model's with its name, a removed model's go, every other line stays as written."""
+    from mnist_pipeline.core import paths
+    from mnist_pipeline.sync import crossval_text, pipeline_text
+
+    monkeypatch.setattr(paths, "MODELS_DIR", tmp_path)
+    (tmp_path / "model_10.py").write_text('"""Model_10: tiny, for a test."""\n')
+    text = pipeline_text(SECTIONS, ["model_1", "model_10"])
+    assert text == SECTIONS.replace(
+        "        metrics/model_2/live/plots/metrics/train_loss.tsv: train_loss\n",
+        "        metrics/model_10/live/plots/metrics/train_loss.tsv: train_loss  # the first\n").replace(
+        "        metrics/model_2/live/plots/metrics/val_loss.tsv: val_loss\n",
+        "        metrics/model_10/live/plots/metrics/val_loss.tsv: val_loss\n").replace(
+        "  model_2:\n    path: checkpoints/model_2/best.pt\n    type: model\n",
+        "  model_10:\n    path: checkpoints/model_10/best.pt\n    type: model\n"
+        "    desc: 'Model_10: tiny, for a test; best validation-accuracy checkpoint'\n")
+    assert yaml.safe_load(text)["artifacts"]["model_10"]["desc"].startswith("Model_10: tiny")
+    assert pipeline_text(text, ["model_1", "model_10"]) == text
+    charts = "plots:\n  - plots/model_1.csv:\n      title: 'model_1: folds'\n\n# after\n"
+    assert crossval_text(charts, ["model_1", "model_10"]) == charts.replace(
+        "\n\n", "\n  - plots/model_10.csv:\n      title: 'model_10: folds'\n\n")
+    assert crossval_text(charts, []) == "plots:\n\n# after\n"
+
+
+def test_check_warns_of_a_model_without_its_sections_naming_the_command(tmp_path, raw_files, monkeypatch):
+    from stages.check import check
+
+    root = copy_project(tmp_path / "project", raw_files, tmp_path / "mirror", models=("model_1",))
+    monkeypatch.chdir(root)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    assert not [w for w in check(params) if SYNC in w]
+    params["models"]["model_2"] = {"dropout": 0.0}
+    assert [w for w in check(params) if SYNC in w] == [
+        "dvc.yaml, crossval/dvc.yaml: the artifacts, training curves or fold charts do not follow params.yaml's "
+        "models (DVC cannot iterate there); write them with `python -m mnist_pipeline.sync`"]
+
+
+def test_sync_names_itself_while_a_file_is_out_of_date(monkeypatch):
+    """What the check stage warns of, and every test above names: on this project, nothing."""
+    from mnist_pipeline.sync import out_of_date_sections
+
+    monkeypatch.chdir(ROOT)
+    assert out_of_date_sections(MODELS) == [], f"run `{SYNC}`"
+    assert out_of_date_sections(MODELS + ["model_1x"]) == ["dvc.yaml", "crossval/dvc.yaml"]
 
 
 def test_train_never_sees_the_test_set():

@@ -59,8 +59,37 @@ def test_a_model_block_overrides_only_its_own_recipe(params):
 
 
 def test_every_train_key_is_in_params_yaml(params):
-    """params.yaml shows the whole recipe: every TrainParams field has its line under `train`."""
-    assert list(params["train"]) == [f.name for f in dataclasses.fields(TrainParams)]
+    """params.yaml shows the whole recipe: every TrainParams field has its line under `train`, in any order."""
+    fields = [f.name for f in dataclasses.fields(TrainParams)]
+    assert [key for key in fields if key not in params["train"]] == [], "add these under `train:` in params.yaml"
+    assert [key for key in params["train"] if key not in fields] == []
+
+
+def test_a_key_params_yaml_lacks_is_named_with_where_to_add_it(params, tmp_path, monkeypatch):
+    """A field new in TrainParams (or a new keyword of a model's constructor) is missing from
+    params.yaml: check says to add it there, not to undo params.yaml (which would keep it missing
+    and throw away the user's other edits)."""
+    from stages import check as check_stage
+
+    monkeypatch.chdir(tmp_path)
+    for edit, says in [
+        (lambda p: p["train"].pop("lr"),
+         "params.yaml: train.lr: required key is missing (mnist_pipeline/core/params.py declares it: "
+         "the learning rate; onecycle's peak, > 0); add `lr: <value>` anywhere under `train:` in params.yaml"),
+        (lambda p: p["models"]["model_2"].pop("dropout"),
+         "params.yaml: models.model_2.dropout: required key is missing (models/model_2.py's Model takes it: "
+         "float); add `dropout: <value>` to the model's block in params.yaml"),
+    ]:
+        edited = copy.deepcopy(params)
+        edit(edited)
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))
+        with pytest.raises(PipelineError) as error:
+            check_stage.main([])
+        assert str(error.value) == says + "; nothing was run or deleted", str(error.value)
+    shuffled = copy.deepcopy(params)
+    shuffled["train"] = dict(reversed(list(shuffled["train"].items())))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(shuffled, sort_keys=False))
+    check_stage.main([])  # where a key sits in its section does not matter
 
 
 @pytest.mark.parametrize(

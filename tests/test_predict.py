@@ -364,5 +364,9 @@ def test_a_model_name_without_its_checkpoint_says_how_to_get_one(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     with pytest.raises(PipelineError, match=r"no checkpoint of model_4 in this project yet: train it with `dvc repro train@model_4`"):
         main(["model_4", "seven.png"])
-    with pytest.raises(PipelineError, match=r"unknown model 'model_9' \(this project's: model_1, model_2, model_3, model_4\)"):
+    from mnist_pipeline.core.params import model_names
+    from tests.project import project_params
+
+    listed = ", ".join(model_names(project_params()))
+    with pytest.raises(PipelineError, match=rf"unknown model 'model_9' \(this project's: {listed}\)"):
         main(["model_9", "seven.png"])

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.params import DEVICES
+from mnist_pipeline.core.program import program
 from mnist_pipeline.predict.calibration import calibration_path, read_temperature
 from mnist_pipeline.predict.inputs import read_inputs, save_inputs
 from mnist_pipeline.predict.project import (default_model, is_checkpoint_file, is_model, project_root, require_project,
@@ -58,7 +59,8 @@ def choose_model(inputs: list[str]) -> tuple[Path, float, str, list[Path]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", metavar="[MODEL] IMAGE",
                         help="optionally a checkpoint file or model name, then PNG/JPEG pictures or IDX image files")
     output = parser.add_mutually_exclusive_group()

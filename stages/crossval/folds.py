@@ -16,6 +16,7 @@ from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.mnist import TRAIN_IMAGES, TRAIN_LABELS
 from mnist_pipeline.core.params import crossval_params, load_params, model_recipe
+from mnist_pipeline.core.program import program
 from mnist_pipeline.data.folds import training_images
 from mnist_pipeline.training.ray_folds import clear_markers, run_folds
 from mnist_pipeline.training.resume import fingerprint
@@ -23,7 +24,7 @@ from mnist_pipeline.training.session import require_same_params
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__)
     parser.add_argument("model", help="a model name from params.yaml's `models` section")
     name = parser.parse_args(argv).model
 

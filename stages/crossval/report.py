@@ -7,6 +7,7 @@ from mnist_pipeline.core import paths
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.files import atomic_write_bytes, read_json, write_json
 from mnist_pipeline.core.params import crossval_params, load_params, model_names
+from mnist_pipeline.core.program import program
 from mnist_pipeline.evaluation.crossval import params_digest, summarize, to_markdown
 from mnist_pipeline.evaluation.report import describe_machine
 
@@ -16,7 +17,7 @@ def read_result(model: str, fold: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    argparse.ArgumentParser(prog=program(), description=__doc__).parse_args(argv)
     params = load_params()
     crossval = crossval_params(params)
     results = {name: [read_result(name, fold) for fold in crossval.folds] for name in model_names(params)}
