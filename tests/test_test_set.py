@@ -62,12 +62,14 @@ def test_time_to_99s_candidates_print_their_choice_before_reading_the_test_split
     recipe = time_to_accuracy.recipes()["model_4"]
     small = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, batch_size=32))
     monkeypatch.setattr(time_to_accuracy, "recipes", lambda: {"model_4": small})
-    monkeypatch.setattr(time_to_accuracy, "BEFORE", {"epochs": 1, "lr": 0.01, "label_smoothing": 0.0})
-    monkeypatch.setattr(time_to_accuracy, "CANDIDATES", {"1 epoch": {}, "0.7 epochs": {"epochs": 0.7}})
+    monkeypatch.setattr(time_to_accuracy, "BEFORE", {"epochs": 1, "lr": 0.01, "label_smoothing": 0.0, "batch_size": 32})
+    monkeypatch.setattr(time_to_accuracy, "CANDIDATES", {"1 epoch": ({}, None), "0.7 epochs": ({"epochs": 0.7}, None),
+                                                         "pooled head": ({}, time_to_accuracy.variants.PooledHead)})
     events = Events(monkeypatch)
     table = time_to_accuracy.candidates("model_4", [1], time_to_accuracy.prepared_data(("train", "val")))
     assert events.first("print", "chosen on validation:") < events.first("read test")
-    assert "| 0.7 epochs |" in table and table.count("%") >= 6  # validation, lowest and test for each
+    assert "| 0.7 epochs |" in table and "| pooled head |" in table and table.count("%") >= 9  # validation, lowest, test
+    assert table.splitlines()[-1].startswith("Chosen on validation: ")
 
 
 def test_the_ablation_prints_each_rows_verdict_before_reading_the_test_split(project, monkeypatch):
