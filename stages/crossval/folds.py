@@ -56,4 +56,4 @@ def require_same_inputs(inputs: list[Path], read: str) -> None:
 
 
 if __name__ == "__main__":
-    run_command(main)
+    run_command(main, kept="finished folds are kept; the next run trains the others")
