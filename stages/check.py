@@ -10,6 +10,7 @@ downstream. It imports no torch (nor numpy): it runs in a fraction of a second.
 
 import argparse
 import math
+import os
 import sys
 
 from mnist_pipeline.core import limits, paths
@@ -23,6 +24,7 @@ from mnist_pipeline.core.params import (
     crossval_params,
     download_params,
     evaluate_params,
+    extra_sources,
     load_params,
     model_names,
     model_recipe,
@@ -87,6 +89,7 @@ def check(params: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    extra_sources([], os.environ)  # $MNIST_MIRROR: download's to read, checked while data/raw is still there
     try:
         warnings = check(load_params())
     except PipelineError as exc:

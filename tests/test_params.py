@@ -69,7 +69,7 @@ def test_every_train_key_is_in_params_yaml(params):
         (lambda p: p["train"].update(lrr=0.1), r"train\.lrr: unknown key \(allowed: .*lr.*\)"),
         (lambda p: p["train"].update(lr="fast"), r"train\.lr: expected a number, got 'fast'"),
         (lambda p: p["train"].update(lr=-0.1), r"train\.lr: invalid value -0\.1 \(allowed: > 0\)"),
-        (lambda p: p["train"].update(epochs=0), r"train\.epochs: invalid value 0 \(allowed: > 0, e\.g\. 12 or 1\.5\)"),
+        (lambda p: p["train"].update(epochs=0), r"train\.epochs: invalid value 0 \(allowed: 0 < epochs <= 1000000, e\.g\. 12 or 1\.5\)"),
         (lambda p: p["train"].update(epochs="2"), r"train\.epochs: expected a number, got '2'"),
         (lambda p: p["train"].update(epochs=True), r"train\.epochs: expected a number, got True"),
         (lambda p: p["train"].update(device="tpu"), r"train\.device: invalid value 'tpu' \(allowed: auto\|cpu\|cuda\|mps\)"),

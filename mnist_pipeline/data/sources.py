@@ -6,6 +6,7 @@ decompressed bytes match the expected SHA-256.
 """
 
 import hashlib
+import http.client
 import logging
 import os
 import urllib.error
@@ -57,6 +58,8 @@ def _read_url(url: str, timeout_s: float, limit: int) -> bytes:
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise SourceUnavailable(f"unreachable ({reason})") from None
+    except (ValueError, http.client.InvalidURL) as exc:  # checked by check; were one to get through
+        raise SourceUnavailable(f"not a URL ({exc})") from None
 
 
 def _read_folder(folder: Path, name: str, limit: int) -> bytes:
@@ -86,7 +89,10 @@ def _gunzip(data: bytes, limit: int) -> bytes:
 
 def fetch_compressed(source: str, name: str, timeout_s: float) -> bytes:
     """The decompressed bytes of `name` from one mirror (URL or folder holding `name`.gz)."""
-    scheme, limit = urllib.parse.urlparse(source).scheme, max_compressed(name)
+    try:
+        scheme, limit = urllib.parse.urlparse(source).scheme, max_compressed(name)
+    except ValueError as exc:
+        raise SourceUnavailable(f"not a URL ({exc})") from None
     if scheme in ("http", "https"):
         data = _read_url(source.rstrip("/") + f"/{name}.gz", timeout_s, limit)
     elif scheme == "file":
