@@ -55,8 +55,9 @@ def source_problem(source: str) -> str | None:
 def extra_sources(mirrors: list[str], environ: dict) -> list[str]:
     """The download sources tried before params.yaml's: `--mirror`'s, then $MNIST_MIRROR's; one that
     cannot be a source is refused in one line (by check too, before DVC deletes data/raw)."""
-    named = [(f"--mirror {m}", m) for m in mirrors] + [(f"{MIRROR_ENV}={environ[MIRROR_ENV]}", environ[MIRROR_ENV])
-                                                        for _ in [1] if environ.get(MIRROR_ENV)]
+    named = [(f"--mirror {mirror}", mirror) for mirror in mirrors]
+    if environ.get(MIRROR_ENV):
+        named.append((f"{MIRROR_ENV}={environ[MIRROR_ENV]}", environ[MIRROR_ENV]))
     for where, source in named:
         problem = source_problem(source)
         if problem:
