@@ -11,6 +11,7 @@ downstream. It imports no torch (nor numpy): it runs in a fraction of a second.
 import argparse
 import json
 import math
+import os
 import sys
 
 from mnist_pipeline.core import limits, paths
@@ -26,6 +27,7 @@ from mnist_pipeline.core.params import (
     crossval_params,
     download_params,
     evaluate_params,
+    extra_sources,
     load_params,
     model_names,
     model_recipe,
@@ -144,6 +146,7 @@ def other_machine(names: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(prog=program(), description=__doc__).parse_args(argv)
+    extra_sources([], os.environ)  # $MNIST_MIRROR: download's to read, checked while data/raw is still there
     try:
         warnings = check(load_params())
     except MissingKey:

@@ -6,12 +6,10 @@ import os
 
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.files import atomic_write_bytes
-from mnist_pipeline.core.params import download_params, load_params
+from mnist_pipeline.core.params import MIRROR_ENV, download_params, extra_sources, load_params
 from mnist_pipeline.core.paths import RAW_DIR
 from mnist_pipeline.core.program import program
 from mnist_pipeline.data.sources import fetch_verified
-
-MIRROR_ENV = "MNIST_MIRROR"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,8 +19,8 @@ def main(argv: list[str] | None = None) -> None:
         help=f"extra source tried first (URL or folder of the .gz files); also ${MIRROR_ENV}",
     )
     args = parser.parse_args(argv)
+    extra = extra_sources(args.mirror, os.environ)
     params = download_params(load_params())
-    extra = args.mirror + ([os.environ[MIRROR_ENV]] if os.environ.get(MIRROR_ENV) else [])
     files = fetch_verified(extra + params.sources, params.sha256, params.timeout_s)
     for name, data in files.items():
         atomic_write_bytes(RAW_DIR / name, data)

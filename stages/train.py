@@ -80,4 +80,4 @@ def write_outputs(name: str, recipe: Recipe, run: Run, model, device) -> None:
 
 
 if __name__ == "__main__":
-    run_command(main)
+    run_command(main, kept="training resumes from its last completed epoch")

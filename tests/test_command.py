@@ -72,6 +72,16 @@ def test_a_stopped_training_says_so_in_one_line(prepared, signum):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_command_that_keeps_nothing_says_only_to_run_it_again(capsys, signum):
+    """A predict stopped on a FIFO advised that "training resumes from its last completed epoch"; only
+    the commands that resume say what they keep (stages/train.py's, in the slow test above)."""
+    with pytest.raises(SystemExit) as exit_:
+        run_command(lambda: os.kill(os.getpid(), signum))
+    assert exit_.value.code == 128 + signum
+    assert capsys.readouterr().err == f"error: interrupted ({signal.Signals(signum).name}); run the same command again\n"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_stop_between_two_writes_that_belong_together_waits_for_the_second(tmp_path, capsys, signum):
     def main():
         with stops_deferred():

@@ -121,3 +121,77 @@ def test_claiming_and_pinning_change_no_result(tmp_path, data):
         return b"".join(p.detach().contiguous().numpy().tobytes() for p in model.parameters())
 
     assert weights(claimed=True) == weights(claimed=False)
+
+
+# --- a lock folder in a shared temp dir: what another local user could plant there --------------
+
+def _another_user(path, monkeypatch) -> None:
+    """path made another user's: chowned to nobody where the tests run as root, else this process
+    made to believe it is someone else."""
+    if os.getuid() == 0:
+        os.chown(path, 65534, 65534, follow_symlinks=False)
+    else:
+        uid = os.getuid()
+        monkeypatch.setattr(cores.os, "getuid", lambda: uid + 1)
+
+
+@pytest.fixture
+def yours(tmp_path):
+    """A file of the user's, with known content, that a planted link aims at."""
+    target = tmp_path / "thesis.txt"
+    target.write_text("three years of work\n")
+    return target
+
+
+def _claim(lock_dir) -> tuple[list, list[str]]:
+    said = []
+    with claim_cores("planted", lock_dir, log=said.append) as held:
+        pass
+    return held, said
+
+
+def test_a_link_planted_in_a_loose_lock_folder_is_refused_and_its_target_untouched(tmp_path, yours):
+    """Another user made cpu0.lock a link to a file of yours: training truncated it and wrote its pid in."""
+    lock_dir = tmp_path / "locks"
+    lock_dir.mkdir()
+    os.chmod(lock_dir, 0o777)  # as older versions left it to anyone's umask, or a careless user
+    (lock_dir / f"cpu{usable_cpus()[0]}.lock").symlink_to(yours)
+    held, said = _claim(lock_dir)
+    assert yours.read_text() == "three years of work\n"
+    assert held == [] and said == [f"warning: {lock_dir}: cannot claim CPU cores (cpu{usable_cpus()[0]}.lock: a symbolic "
+                                   "link, not a lock file of yours; remove it); training without taking turns"]
+    assert oct(os.stat(lock_dir).st_mode & 0o777) == oct(0o700), "the folder is the user's: made private"
+
+
+def test_a_lock_folder_another_user_made_is_not_used(tmp_path, yours, monkeypatch):
+    lock_dir = tmp_path / "locks"
+    lock_dir.mkdir(mode=0o777)
+    os.chmod(lock_dir, 0o777)
+    (lock_dir / f"cpu{usable_cpus()[0]}.lock").symlink_to(yours)
+    _another_user(lock_dir, monkeypatch)
+    held, said = _claim(lock_dir)
+    assert yours.read_text() == "three years of work\n" and held == []
+    assert len(said) == 1 and said[0].startswith(f"warning: {lock_dir}: cannot claim CPU cores (owned by uid ")
+    assert said[0].endswith(", not you; set TMPDIR to a folder of your own); training without taking turns")
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="chowns a file to another user")
+def test_a_lock_file_another_user_planted_is_not_truncated(tmp_path):
+    lock_dir = tmp_path / "locks"
+    lock_dir.mkdir(mode=0o700)
+    planted = lock_dir / f"cpu{usable_cpus()[0]}.lock"
+    planted.write_text("theirs\n")
+    os.chown(planted, 65534, 65534)
+    held, said = _claim(lock_dir)
+    assert planted.read_text() == "theirs\n" and held == []
+    assert said == [f"warning: {lock_dir}: cannot claim CPU cores ({planted.name}: not a plain file of yours (another "
+                    "user's, a device or a hard link); remove it); training without taking turns"]
+
+
+def test_a_new_lock_folder_and_its_files_are_the_users_alone(tmp_path):
+    lock_dir = tmp_path / "made" / "locks"
+    held, said = _claim(lock_dir)
+    assert said == [] and held
+    assert os.stat(lock_dir).st_mode & 0o777 == 0o700
+    assert all(os.stat(lock).st_mode & 0o777 == 0o600 for lock in lock_dir.iterdir())
+    assert cores.LOCK_DIR.name == f"mnist-pipeline-cores-{os.getuid()}"

@@ -1,9 +1,15 @@
 """The Python versions pyproject.toml claims are ones every pin installs on."""
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 from importlib.metadata import PackageNotFoundError, metadata, version
 
+import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
@@ -55,3 +61,49 @@ def test_no_file_of_the_pipeline_or_predict_imports_what_only_requirements_dev_i
     dev_only = {name.lower() for name in set(_pins()) - runtime}
     assert "torchvision" in dev_only and "torch" in imported and len(product) > 30
     assert imported & dev_only == set()
+
+
+def test_pip_builds_the_project_before_it_fetches_any_pin():
+    """pip checks Requires-Python only once it has every pinned package: on 3.10 it downloaded torch's
+    555 MB, then named numpy. The project it builds first, and its build refuses an older Python."""
+    lines = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    assert lines[0] == "-e ."
+    assert [line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if line.strip()][0] == "-r requirements.txt"
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]
+    assert build["build-backend"] == "build_backend" and build["backend-path"] == ["."]
+
+
+def test_the_build_refuses_a_python_older_than_requires_python_in_one_line_naming_both():
+    import build_backend
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    claimed = SpecifierSet(tomllib.loads(pyproject)["project"]["requires-python"])
+    oldest = min(Version(f"3.{minor}") for minor in range(0, 30) if Version(f"3.{minor}") in claimed)
+    older = (3, oldest.minor - 1, 13)
+    assert build_backend.refusal(older, pyproject) == (
+        f"error: mnist-dvc-pipeline needs Python 3.{oldest.minor} or newer (pyproject.toml's requires-python), "
+        f"and this is Python 3.{oldest.minor - 1}.13; nothing was installed")
+    assert build_backend.refusal((3, oldest.minor, 0), pyproject) is None
+    assert build_backend.refusal(sys.version_info, pyproject) is None
+
+
+def _older_python() -> str | None:
+    """An interpreter older than requires-python: pyenv's 3.10, or python3.10 on PATH."""
+    found = sorted(Path.home().glob(".pyenv/versions/3.10*/bin/python")) + [Path(p) for p in [shutil.which("python3.10")] if p]
+    return str(found[0]) if found else None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_older_python() is None, reason="no Python 3.10 here")
+def test_pip_on_python_3_10_names_the_python_version_before_fetching_anything(tmp_path):
+    """Offline (--no-index): what pip would do first, with the venv's own setuptools for the build."""
+    subprocess.run([_older_python(), "-m", "venv", str(tmp_path / "venv")], check=True, timeout=120)
+    result = subprocess.run([str(tmp_path / "venv/bin/python"), "-m", "pip", "install", "--dry-run", "--no-index",
+                             "--no-build-isolation", "-r", "requirements.txt"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "PIP_FIND_LINKS": ""})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "error: mnist-dvc-pipeline needs Python 3.11 or newer (pyproject.toml's requires-python), and this is " \
+           "Python 3.10." in output, output
+    assert "Collecting" not in output and "torch" not in output, output

@@ -58,11 +58,12 @@ def describe_os_error(exc: OSError) -> str:
     return f"{where}: {exc.strerror or exc}"
 
 
-def run_command(main: Callable[[], None]) -> None:
+def run_command(main: Callable[[], None], kept: str = "") -> None:
     """Call main(); report a PipelineError, an OSError (a full disk, a read-only folder) or a stopping
     signal as one `error: ...` line on stderr and exit non-zero; anything else is a bug: its traceback
     and exit status 1. Outputs are written atomically (core/files.py), so a failure leaves the old
-    file or none, never half of one."""
+    file or none, never half of one. kept: what a command that resumes keeps of the work a stop cut
+    short, said after Ctrl-C or SIGTERM (`training resumes from its last completed epoch`)."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     previous = {s: signal.signal(s, _stop) for s in STOPPING_SIGNALS}
     threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
@@ -80,8 +81,8 @@ def run_command(main: Callable[[], None]) -> None:
         sys.exit(1)
     except KeyboardInterrupt as exc:
         signum = exc.args[0] if exc.args and exc.args[0] in STOPPING_SIGNALS else signal.SIGINT
-        print(f"error: interrupted ({signal.Signals(signum).name}); run the same command again to go on "
-              "(training resumes from its last completed epoch)", file=sys.stderr)
+        print(f"error: interrupted ({signal.Signals(signum).name}); run the same command again"
+              + (f" to go on ({kept})" if kept else ""), file=sys.stderr)
         sys.exit(128 + signum)
     except Exception:  # a bug, not bad input: its traceback, as Python prints it
         traceback.print_exc()

@@ -1,9 +1,14 @@
-"""Atomic writers: every output goes to a temporary file that is renamed into place."""
+"""Atomic writers: every output goes to a temporary file that is renamed into place. Bounded readers:
+a file someone names is read, and a `.gz` unpacked, no further than what it can sensibly hold.
+"""
 
 import csv
+import errno
+import gzip
 import io
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -39,6 +44,40 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+def _kind(mode: int) -> str | None:
+    """What a file that is not a regular one is, or None for a regular file."""
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+def read_bounded(path: str | os.PathLike, limit: int) -> bytes:
+    """path's bytes, at most limit + 1 of them (one more than limit tells a larger file). A FIFO, device
+    or socket is refused by an OSError before it is opened for reading (opening a FIFO waits for a
+    writer, a device may act on being opened, /dev/zero never ends); a growing file is read no further."""
+    kind = _kind(os.stat(path).st_mode)
+    if kind is None:  # opened without waiting, and looked at again: it may have been swapped meanwhile
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        try:
+            kind = _kind(os.fstat(fd).st_mode)
+            if kind is None:
+                os.set_blocking(fd, True)
+                with os.fdopen(fd, "rb", closefd=False) as file:
+                    return file.read(limit + 1)
+        finally:
+            os.close(fd)
+    raise OSError(errno.EINVAL, f"{kind}, not a regular file", str(path))
+
+
+def gunzip_bounded(data: bytes, limit: int) -> bytes:
+    """The gzip data decompressed, at most limit + 1 bytes of it (a decompression bomb costs no more);
+    raises gzip's errors (OSError, EOFError, zlib.error) for a damaged file."""
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as file:
+        return file.read(limit + 1)
 
 
 def torch_bytes(obj: Any) -> bytes:

@@ -7,6 +7,7 @@ line derived from the field (core/schema_errors.py), e.g. `params.yaml: train.lr
 """
 
 import re
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -24,8 +25,44 @@ from mnist_pipeline.core.schema_errors import Refused, first_error
 STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 Device = Literal["auto", "cpu", "cuda", "mps"]
 DEVICES = get_args(Device)
+# An extra download source, tried first (as is each `download --mirror`).
+MIRROR_ENV = "MNIST_MIRROR"
 # torch reads seeds, counts and sizes as signed 64-bit integers.
 INT64 = 2**63
+
+
+def source_problem(source: str) -> str | None:
+    """What is wrong with a download source (params.yaml's, or $MNIST_MIRROR / --mirror), or None: a
+    URL must parse, host and port included; anything else is a folder, tried as one."""
+    if not source:
+        return "expected a URL or path"
+    if "\0" in source:
+        return "a NUL character"
+    try:
+        parts = urllib.parse.urlsplit(source)
+        if parts.scheme in ("http", "https"):
+            parts.port  # noqa: B018 (parsed only when read: `:99999`, `:x`)
+            if not parts.hostname:
+                raise ValueError("no host")
+            if not source.isascii() or any(c <= " " or c == "\x7f" for c in source):
+                raise ValueError("spaces, control or non-ASCII characters; percent-encode them")
+            parts.hostname.encode("idna")  # each label 1..63 characters
+    except (ValueError, UnicodeError) as exc:
+        return f"not a URL: {exc}"
+    return None
+
+
+def extra_sources(mirrors: list[str], environ: dict) -> list[str]:
+    """The download sources tried before params.yaml's: `--mirror`'s, then $MNIST_MIRROR's; one that
+    cannot be a source is refused in one line (by check too, before DVC deletes data/raw)."""
+    named = [(f"--mirror {mirror}", mirror) for mirror in mirrors]
+    if environ.get(MIRROR_ENV):
+        named.append((f"{MIRROR_ENV}={environ[MIRROR_ENV]}", environ[MIRROR_ENV]))
+    for where, source in named:
+        problem = source_problem(source)
+        if problem:
+            raise PipelineError(f"{where}: {problem}; fix it or leave it out")
+    return [source for _, source in named]
 
 
 def seed(meaning: str) -> Any:
@@ -35,15 +72,18 @@ def seed(meaning: str) -> Any:
 @schema(frozen=True, config=STRICT)
 class DownloadParams:
     sources: list[str] = Field(min_length=1, description="URLs or folders tried in order")
-    timeout_s: float = Field(gt=0, description="seconds before a source counts as unreachable")
+    # At most a day: sockets refuse a timeout past 2^63 ns (~292 years), and pip's download gets ten times this.
+    timeout_s: float = Field(gt=0, le=86_400, description="seconds before a source counts as unreachable")
     sha256: dict[str, str] = Field(description="each raw file's SHA-256 after decompression")
 
     @field_validator("sources")
     @classmethod
     def _non_empty(cls, sources: list[str]) -> list[str]:
         for i, source in enumerate(sources):
-            if not source:
-                raise Refused(f"expected a URL or path, got {source!r}", f"[{i}]")
+            problem = source_problem(source)
+            if problem:
+                raise Refused(f"expected a URL or path, got {source!r}" if not source
+                              else f"invalid value {source!r} ({problem})", f"[{i}]")
         return sources
 
     @field_validator("sha256")
@@ -71,7 +111,9 @@ class TrainParams:
     """The training recipe. `models.<name>` in params.yaml may override any of these for one model."""
 
     batch_size: int = Field(ge=1, lt=INT64, description="images per step")
-    epochs: float = Field(gt=0, examples=[12, 1.5], description="a fraction ends training part-way through the last epoch")
+    # A million at most: far past any training, and the step count (epochs x steps) stays an exact integer.
+    epochs: float = Field(gt=0, le=1_000_000, examples=[12, 1.5],
+                          description="a fraction ends training part-way through the last epoch")
     optimizer: Literal["adam", "adamw", "sgd", "muon"] = Field(
         description="sgd is with Nesterov momentum; muon orthogonalizes the momentum of the convolution and hidden "
                     "linear weights (at muon_lr) and runs Adam on the rest")
@@ -116,7 +158,8 @@ class CrossvalParams:
     folds: list = Field(description="the folds, 1..k, one DVC stage each")
     seed: int = seed("seed of the stratified assignment of images to folds")
     # Where a fold runs changes no result, so the cross-validation digest leaves it out.
-    gpus_per_fold: float = Field(gt=0, le=1, description="a fold's share of one GPU where folds train on CUDA")
+    # Ray counts resources in steps of 0.0001 and refuses a smaller share.
+    gpus_per_fold: float = Field(ge=0.0001, le=1, description="a fold's share of one GPU where folds train on CUDA")
 
     @field_validator("folds")
     @classmethod

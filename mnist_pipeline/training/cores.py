@@ -8,12 +8,20 @@ per-user folder of the temp dir (`dvc queue start -j 2` runs each job in its own
 project, so the folder cannot be in the project). A training that finds its cores taken waits,
 and says so once. A killed training's locks go with its process.
 
+The temp dir is shared: another user could make the folder first, or plant in it a link to a file
+of yours for a training to truncate. So the folder is made with mode 0700 and used only while it is
+a real folder of yours that no one else may write (one of yours that is looser, as older versions
+made it, is tightened first), and a lock file is opened without following a link and used only
+while it is a plain file of yours: otherwise one warning, and training goes on without taking turns.
+
 A training that has every core to itself also pins its threads, one per core: beside a busy core,
 threads that move between cores stalled each other (benchmarks/contention.py measures both).
 Neither changes a result: the same threads do the same sums, only when and where they run.
 """
 
+import errno
 import os
+import stat
 import tempfile
 import time
 from contextlib import ExitStack, contextmanager
@@ -50,15 +58,17 @@ def claim_cores(what: str, lock_dir: Path | None = None, log=print):
     lock_dir = lock_dir or LOCK_DIR
     announced = False
     try:
-        lock_dir.mkdir(parents=True, exist_ok=True)
+        _private_folder(lock_dir)
         while (held := _try_claim(cpus, need, lock_dir, what)) is None:
             if not announced:
                 log(f"Waiting for {need} of the {len(cpus)} CPU cores, held by other trainings: "
                     f"{_holders(cpus, lock_dir)}")
                 announced = True
             time.sleep(POLL_S)
-    except OSError as exc:  # a read-only or foreign temp dir: train anyway, as before claims existed
-        log(f"warning: {lock_dir}: cannot claim CPU cores ({exc.strerror or exc}); training without taking turns")
+    except OSError as exc:  # a read-only temp dir, another user's folder or file: train anyway, as before claims existed
+        where = exc.filename if exc.filename and str(exc.filename) != str(lock_dir) else None
+        log(f"warning: {lock_dir}: cannot claim CPU cores ({f'{Path(where).name}: ' if where else ''}"
+            f"{exc.strerror or exc}); training without taking turns")
         held = {}
     with ExitStack() as stack:
         for file in held.values():
@@ -72,7 +82,12 @@ def _try_claim(cpus: list[int], need: int, lock_dir: Path, what: str) -> dict | 
     """{cpu: its locked file} for `need` free cores, or None (and nothing held) if fewer are free."""
     held = {}
     for cpu in cpus:
-        file = open(lock_dir / f"cpu{cpu}.lock", "a+")
+        try:
+            file = _open_lock(lock_dir / f"cpu{cpu}.lock")
+        except OSError:
+            for other in held.values():
+                other.close()
+            raise
         try:
             fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -89,11 +104,47 @@ def _try_claim(cpus: list[int], need: int, lock_dir: Path, what: str) -> dict | 
     return None
 
 
+def _private_folder(folder: Path) -> None:
+    """folder made with mode 0700, or checked to be a folder (not a link) of this user's that no one
+    else may write; a looser one of this user's is tightened. An OSError says why not."""
+    try:
+        folder.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    found = os.lstat(folder)
+    if stat.S_ISLNK(found.st_mode) or not stat.S_ISDIR(found.st_mode):
+        raise OSError(errno.ENOTDIR, "not a folder (a link or a file); remove it", str(folder))
+    if found.st_uid != os.getuid():
+        raise OSError(errno.EPERM, f"owned by uid {found.st_uid}, not you; set TMPDIR to a folder of your own",
+                      str(folder))
+    if stat.S_IMODE(found.st_mode) & 0o077:
+        os.chmod(folder, 0o700)
+
+
+def _open_lock(path: Path):
+    """path opened to read and append, made (mode 0600) if missing, never through a link; refused unless
+    it is a plain file of this user's with no other name (what another user could plant is neither)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "a symbolic link, not a lock file of yours; remove it", str(path)) from None
+        raise
+    found = os.fstat(fd)
+    if not stat.S_ISREG(found.st_mode) or found.st_uid != os.getuid() or found.st_nlink != 1:
+        os.close(fd)
+        raise OSError(errno.EPERM, "not a plain file of yours (another user's, a device or a hard link); remove it",
+                      str(path))
+    return os.fdopen(fd, "a+")
+
+
 def _holders(cpus: list[int], lock_dir: Path) -> str:
     names = set()
     for cpu in cpus:
         try:
-            names.add((lock_dir / f"cpu{cpu}.lock").read_text().strip())
+            with _open_lock(lock_dir / f"cpu{cpu}.lock") as file:
+                file.seek(0)
+                names.add(file.read(200).strip())
         except OSError:
             pass
     return "; ".join(sorted(n for n in names if n)) or "unknown"

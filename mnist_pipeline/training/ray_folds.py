@@ -20,12 +20,10 @@ the stage, as a fold stage without Ray does) and trains with exactly that many t
 import io
 import ipaddress
 import os
-import socket
 import time
 from contextlib import contextmanager, nullcontext, redirect_stdout
 from dataclasses import asdict, replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import torch
 from tqdm import tqdm
@@ -40,10 +38,10 @@ from mnist_pipeline.data.folds import assign_folds, fold_split
 from mnist_pipeline.data.splits import Split
 from mnist_pipeline.training.cores import claim_cores
 from mnist_pipeline.training.device import machine
+from mnist_pipeline.training.ray_address import LOCAL, ray_address, require_cluster
 from mnist_pipeline.training.resume import fingerprint, project_code
 from mnist_pipeline.training.session import train_model
 
-CONNECT_TIMEOUT_S = 10
 RETRIES = 3  # a task whose worker process or node dies is run again, from its start
 STALL_S = 60  # how long folds wait while no live node can run one (a dead node may come back)
 
@@ -78,27 +76,6 @@ def train_fold(name: str, recipe: Recipe, crossval: CrossvalParams, data: Split,
                               on_epoch=lambda stats: None)
     result = fold_result(fold, crossval, train, val, trained.run) | {"machine": machine(trained.device)}
     return {"result": result, "node": node}
-
-
-LOCAL = ("", "local")  # RAY_ADDRESS values that mean the embedded instance
-
-
-def unreachable(address: str) -> str | None:
-    """Why a Ray address cannot be reached within CONNECT_TIMEOUT_S, or None where a TCP connection opens."""
-    if address in ("auto", *LOCAL):
-        return None
-    try:
-        parts = urlsplit(address if "://" in address else f"ray://{address}")
-        host, port = parts.hostname, parts.port
-    except ValueError as exc:  # `ray://[::1`, a port out of range
-        return f"not host:port ({exc})"
-    if not host or not port:
-        return "not host:port"
-    try:
-        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None
 
 
 @contextmanager
@@ -138,13 +115,10 @@ def ray_session():
     """Ray, connected to RAY_ADDRESS's cluster or to an embedded local instance; yields whether it is local.
 
     Shut down when the block ends however it ends, which stops a local instance's processes."""
-    address = os.environ.get("RAY_ADDRESS", "").strip()
+    address = ray_address()
     local = address in LOCAL
     if not local:
-        reason = unreachable(address)
-        if reason:
-            raise PipelineError(f"RAY_ADDRESS={address}: cannot reach a Ray cluster there ({reason}); start one "
-                                "(`ray start --head`) or unset RAY_ADDRESS to use a local instance")
+        require_cluster()  # within seconds, whatever listens there: ray.init would retry for minutes
     import ray
 
     options = dict(logging_level="ERROR", configure_logging=True, log_to_driver=True)

@@ -18,6 +18,7 @@ from mnist_pipeline.core.mnist import TRAIN_IMAGES, TRAIN_LABELS
 from mnist_pipeline.core.params import crossval_params, load_params, model_recipe
 from mnist_pipeline.core.program import program
 from mnist_pipeline.data.folds import training_images
+from mnist_pipeline.training.ray_address import require_cluster
 from mnist_pipeline.training.ray_folds import clear_markers, run_folds
 from mnist_pipeline.training.resume import fingerprint
 from mnist_pipeline.training.session import require_same_params
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=program(), description=__doc__)
     parser.add_argument("model", help="a model name from params.yaml's `models` section")
     name = parser.parse_args(argv).model
+    require_cluster()  # RAY_ADDRESS: told in seconds, before the data is read
 
     def read_params():
         params = load_params()
@@ -57,4 +59,4 @@ def require_same_inputs(inputs: list[Path], read: str) -> None:
 
 
 if __name__ == "__main__":
-    run_command(main)
+    run_command(main, kept="finished folds are kept; the next run trains the others")
