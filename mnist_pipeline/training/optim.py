@@ -2,6 +2,7 @@
 
 import torch
 from torch import nn
+from torch.optim.adam import adam
 
 from mnist_pipeline.core.limits import require_warmup
 from mnist_pipeline.core.params import TrainParams
@@ -20,7 +21,8 @@ class Muon(torch.optim.Optimizer):
     moves every direction of the matrix about as far: fewer steps reach the same accuracy.
 
     One optimizer with two parameter groups (Muon's at muon_lr, Adam's at lr), so one schedule steps
-    both and one state_dict resumes both exactly. Weight decay: decoupled on Muon's, L2 on Adam's."""
+    both and one state_dict resumes both exactly. Weight decay: decoupled on Muon's, L2 on Adam's.
+    Adam's part is torch's own (its functional form; fused where the device has it)."""
 
     COEFFICIENTS, ITERATIONS = (3.4445, -4.7750, 2.0315), 5  # the quintic of the post
 
@@ -31,6 +33,7 @@ class Muon(torch.optim.Optimizer):
                   {"params": [p for p in model.parameters() if id(p) not in matrices], "lr": lr, "muon": False}]
         super().__init__(groups, {"lr": lr, "momentum": momentum, "betas": (0.9, 0.999), "eps": 1e-8,
                                   "weight_decay": weight_decay})
+        self.fused = fast_kernels(weights[0].device) or None
 
     @staticmethod
     def orthogonalize(matrix: torch.Tensor) -> torch.Tensor:
@@ -39,31 +42,30 @@ class Muon(torch.optim.Optimizer):
         x = matrix / (matrix.norm() + 1e-7)
         tall = x.size(0) > x.size(1)
         x = x.T if tall else x
-        for _ in range(Muon.ITERATIONS):
+        for _ in range(Muon.ITERATIONS):  # x = a x + (b G + c G^2) x with G = x x^T, in three products
             gram = x @ x.T
-            x = a * x + (b * gram + c * gram @ gram) @ x
+            x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
         return x.T if tall else x
 
     @torch.no_grad()
     def step(self, closure=None):
-        for group in self.param_groups:
-            lr, decay = group["lr"], group["weight_decay"]
-            for p in (p for p in group["params"] if p.grad is not None):
-                state, grad = self.state[p], p.grad
-                if group["muon"]:
-                    momentum = state.setdefault("momentum_buffer", torch.zeros_like(grad))
-                    momentum.mul_(group["momentum"]).add_(grad)
-                    update = self.orthogonalize(grad.add(momentum, alpha=group["momentum"]).reshape(len(p), -1))
-                    p.mul_(1 - lr * decay).add_(update.view(p.shape), alpha=-lr * max(1, update.size(0) / update.size(1)) ** 0.5)
-                    continue
-                (beta1, beta2), step = group["betas"], state.get("step", 0) + 1
-                grad = grad.add(p, alpha=decay) if decay else grad
-                mean, square = (state.setdefault(key, torch.zeros_like(p)) for key in ("exp_avg", "exp_avg_sq"))
-                mean.lerp_(grad, 1 - beta1)
-                square.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                denominator = (square / (1 - beta2 ** step)).sqrt_().add_(group["eps"])
-                p.addcdiv_(mean, denominator, value=-lr / (1 - beta1 ** step))
-                state["step"] = step
+        muon, rest = self.param_groups
+        lr, momentum, decay = muon["lr"], muon["momentum"], muon["weight_decay"]
+        for p in (p for p in muon["params"] if p.grad is not None):
+            buffer = self.state[p].setdefault("momentum_buffer", torch.zeros_like(p.grad))
+            buffer.mul_(momentum).add_(p.grad)
+            update = self.orthogonalize(p.grad.add(buffer, alpha=momentum).reshape(len(p), -1))
+            if decay:
+                p.mul_(1 - lr * decay)
+            p.add_(update.view(p.shape), alpha=-lr * max(1, update.size(0) / update.size(1)) ** 0.5)
+        params = [p for p in rest["params"] if p.grad is not None]
+        for p in params:
+            if not self.state[p]:
+                self.state[p].update(step=torch.tensor(0.0), exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+        states = [self.state[p] for p in params]
+        (beta1, beta2), (averages, squares, steps) = rest["betas"], ([s[k] for s in states] for k in ("exp_avg", "exp_avg_sq", "step"))
+        adam(params, [p.grad for p in params], averages, squares, [], steps, fused=self.fused, amsgrad=False,
+             beta1=beta1, beta2=beta2, lr=rest["lr"], weight_decay=rest["weight_decay"], eps=rest["eps"], maximize=False)
 
 
 def make_optimizer(model: nn.Module, params: TrainParams) -> torch.optim.Optimizer:
