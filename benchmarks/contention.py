@@ -8,9 +8,13 @@ loads): one epoch of model_2's default recipe over the first N prepared training
 the pipeline's own `claim_cores` where the setup says so. The setups, each measured in the same
 run:
 
-- `OMP_WAIT_POLICY=PASSIVE` (waiting threads sleep), no coordination: the project before this
-  work (libgomp's default, spinning a while, was worse still: 3.4x beside a busy core);
-- the project's default: PASSIVE, and trainings claim their cores (taking turns, pinned threads);
+- `OMP_WAIT_POLICY=PASSIVE` (waiting threads sleep at once), no coordination: the project before
+  trainings claimed their cores (spinning without coordination was worse still: 3.4x beside a busy
+  core);
+- PASSIVE, and trainings claim their cores (taking turns, pinned threads): the project until
+  waiting threads spun again;
+- the project's default: the wait of mnist_pipeline.THREAD_WAIT (on Linux a short spin,
+  `GOMP_SPINCOUNT=10000`), and trainings claim their cores;
 - the same with `threads: 1` per training: the share a queued job can be given.
 
 The busy process is a `while True` loop pinned to the first CPU; this script starts and stops it.
@@ -28,6 +32,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from mnist_pipeline import THREAD_WAIT
 
 WORKER = r"""
 import hashlib, sys, time
@@ -62,8 +68,9 @@ IMAGES = 55_000  # one epoch: training outweighs the process's start-up
 # name: (environment, claim cores, threads; 0 = one per core)
 SETUPS = {
     "PASSIVE, no coordination": ({"OMP_WAIT_POLICY": "PASSIVE"}, False, 0),
-    "project default": ({"OMP_WAIT_POLICY": "PASSIVE"}, True, 0),
-    "project, threads 1 each": ({"OMP_WAIT_POLICY": "PASSIVE"}, True, 1),
+    "PASSIVE, taking turns": ({"OMP_WAIT_POLICY": "PASSIVE"}, True, 0),
+    "project default": (THREAD_WAIT, True, 0),
+    "project, threads 1 each": (THREAD_WAIT, True, 1),
 }
 
 

@@ -4,10 +4,16 @@ Commands for people (not stages): `python -m mnist_pipeline.predict`, `python -m
 """
 
 import os
+import sys
 
-# OpenMP threads waiting for work sleep instead of spinning. With other work on the cores (a
-# second queued job, a browser), spinning threads take the time the working ones need: epochs
-# were 11-15x slower beside a second training. OpenMP reads this once, when torch loads it, so it
-# is set here, before any torch import; a value already in the environment is kept. It changes
-# only how threads wait, never a result (benchmarks/contention.py measures both).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# How OpenMP threads wait for work: OpenMP reads it once, when torch loads it, so it is set here,
+# before any torch import (a setting already in the environment is kept). It changes only when and
+# where the same sums run, never a result. Trainings claim their cores and take turns
+# (training/cores.py), so a training's threads have their cores to themselves: with libgomp (Linux)
+# they spin for a short while before sleeping, which made a model_2 epoch 1.3x faster alone than
+# sleeping at once, and no slower beside a busy core (benchmarks/contention.py measures both; where
+# trainings could not take turns, spinning would cost them: that is a warning of claim_cores).
+# Elsewhere (another OpenMP runtime) they sleep at once, as before.
+THREAD_WAIT = {"GOMP_SPINCOUNT": "10000"} if sys.platform.startswith("linux") else {"OMP_WAIT_POLICY": "PASSIVE"}
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ.update(THREAD_WAIT)

@@ -50,20 +50,24 @@ def test_threads_param_sets_torch_threads():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("module", ["stages.train", "stages.evaluate", "mnist_pipeline.predict", "benchmarks.speed"])
-def test_openmp_threads_sleep_while_waiting_unless_the_environment_says_otherwise(module):
+def test_openmp_threads_wait_as_the_project_says_unless_the_environment_says_otherwise(module):
     import os
     import subprocess
     import sys
 
+    from mnist_pipeline import THREAD_WAIT
     from tests.project import ROOT
 
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    # -X importtime lists modules in the order they finish loading: the policy must be set before torch loads.
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}, os; print(os.environ['OMP_WAIT_POLICY'])"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "PASSIVE"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    show = f"import {module}, os; print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))"
+    # -X importtime lists modules in the order they finish loading: the wait must be set before torch loads.
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", show], cwd=ROOT, env=env, capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.split() == [THREAD_WAIT.get("OMP_WAIT_POLICY", "None"), THREAD_WAIT.get("GOMP_SPINCOUNT", "None")]
+    assert THREAD_WAIT == ({"GOMP_SPINCOUNT": "10000"} if sys.platform.startswith("linux") else {"OMP_WAIT_POLICY": "PASSIVE"})
     loaded = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line]
     assert loaded.index("mnist_pipeline") < loaded.index("torch")
-    kept = subprocess.run([sys.executable, "-c", f"import {module}, os; print(os.environ['OMP_WAIT_POLICY'])"],
-                          cwd=ROOT, env={**env, "OMP_WAIT_POLICY": "ACTIVE"}, capture_output=True, text=True, check=True)
-    assert kept.stdout.strip() == "ACTIVE"
+    for users in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "5"}):  # a user's own setting is kept, alone
+        kept = subprocess.run([sys.executable, "-c", show], cwd=ROOT, env={**env, **users}, capture_output=True,
+                              text=True, check=True)
+        assert kept.stdout.split() == [users.get("OMP_WAIT_POLICY", "None"), users.get("GOMP_SPINCOUNT", "None")]

@@ -127,7 +127,7 @@ def ray_session():
     else:
         # The project's code travels with the job; the environment its threads wait in, too.
         runtime_env = {"py_modules": [Path(mnist_pipeline.__file__).parent, Path(models.__file__).parent],
-                       "env_vars": {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}}
+                       "env_vars": {key: os.environ[key] for key in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if key in os.environ}}
         try:
             ray.init(address=address, runtime_env=runtime_env, **options)
         except (ConnectionError, RuntimeError, ValueError) as exc:  # `auto` with no cluster, a refused token
