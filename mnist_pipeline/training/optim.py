@@ -49,9 +49,10 @@ class Muon(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        """On one thread: its products are of matrices of a few thousand numbers, and waking a second,
-        sleeping thread for each (OMP_WAIT_POLICY=PASSIVE, mnist_pipeline/__init__.py) cost more than
-        the work: model_4's step took 10.7 ms on two threads, 2.4 ms on one."""
+        """On one thread: its products are of matrices of a few thousand numbers, and where waiting
+        threads sleep (OMP_WAIT_POLICY=PASSIVE: off Linux, or the user's; mnist_pipeline/__init__.py)
+        waking the second one for each cost more than the work: model_4's step took 10.7 ms on two
+        threads, 2.4 ms on one. Where they spin briefly (Linux), both take about 2 ms."""
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
