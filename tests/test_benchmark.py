@@ -334,3 +334,22 @@ def test_cross_validated_changes_show_rule_2_as_applied_and_the_corrected_interv
     assert f"| +0.12 pp ({corrected['ci95_low'] * 100:+.2f} to {corrected['ci95_high'] * 100:+.2f}), 98.75% | yes |" in taken
     assert "| +0.14 pp (" in taken  # rule 2 as applied: the first seed alone, at 95%
     assert rejected == "| a wider layer | `m3-recipe` | cpu A | 4 | not kept | -0.05 pp (-0.13 to +0.03) | - | no |"
+
+
+def test_the_candidate_chosen_is_the_fastest_reaching_the_target_and_bfloat16_needs_a_fifth_more_speed(monkeypatch):
+    from benchmarks import time_to_accuracy as race_module
+
+    monkeypatch.setattr(race_module, "CANDIDATES", {
+        "slow": ({}, None), "fast": ({"epochs": 0.7}, None), "fast, bfloat16": ({"epochs": 0.7, "precision": "bfloat16"}, None),
+        "short": ({"epochs": 0.5}, None)})
+
+    def runs(seconds: dict, vals: dict) -> dict:
+        return {label: [{"seconds": s, "val_accuracy": vals.get(label, 0.995)} for s in (seconds[label],) * 3] for label in seconds}
+
+    assert race_module.float32_twin("fast, bfloat16") == "fast" and race_module.float32_twin("fast") is None
+    chosen = race_module.choose(runs({"slow": 5.0, "fast": 3.5, "fast, bfloat16": 3.2, "short": 2.0}, {"short": 0.985}))
+    assert chosen.startswith("fast (the fastest, 3.50 s median, of the 3 reaching") and "1.09x its float32 twin" in chosen
+    chosen = race_module.choose(runs({"slow": 5.0, "fast": 3.6, "fast, bfloat16": 3.0, "short": 2.0}, {"short": 0.985}))
+    assert chosen.startswith("fast, bfloat16 (the fastest, 3.00 s")  # 1.2x: worth its dependence on the CPU
+    assert race_module.choose(runs({"slow": 5.0, "fast": 3.5, "fast, bfloat16": 3.2, "short": 2.0},
+                                   dict.fromkeys(["slow", "fast", "fast, bfloat16", "short"], 0.98))).startswith("none")
