@@ -1,6 +1,7 @@
 """Library behind the DVC stages, in layers: core (plumbing) <- data <- evaluation <- training.
 
-Commands for people (not stages): `python -m mnist_pipeline.predict`, `python -m mnist_pipeline.readme`.
+Commands for people (not stages): `mnist-predict` (`python -m mnist_pipeline.predict`), `python -m
+mnist_pipeline.sync` (after adding a model), `python -m mnist_pipeline.readme` (after new results).
 """
 
 import os

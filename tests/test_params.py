@@ -191,3 +191,13 @@ def test_each_error_says_what_the_schema_declares(params):
     assert allowed(fields["device"], "device") == "auto|cpu|cuda|mps"
     assert allowed(fields["seed"], "seed") == "0 <= seed < 2^63"
     assert all(field.description for field in fields.values()), "every key says what it means"
+
+
+@pytest.mark.parametrize("models, message", [(None, r"params\.yaml: models: expected a mapping, got None"),
+                                              ({}, r"params\.yaml: models: no model \(allowed: one or more")])
+def test_models_that_are_no_models_are_named_as_such(params, models, message):
+    """`-S models=null` stops in DVC's matrix (failure-modes.md); `-S models={}` would train nothing."""
+    from mnist_pipeline.core.params import model_names
+
+    with pytest.raises(PipelineError, match=message):
+        model_names({**params, "models": models})

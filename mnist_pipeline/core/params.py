@@ -206,8 +206,10 @@ def check_sections(params: dict) -> None:
 
 def section(params: dict, key: str) -> dict:
     value = params.get(key)
-    if not isinstance(value, dict):
+    if key not in params:
         raise PipelineError(f"{PARAMS_FILE}: {key}: missing section (expected a mapping)")
+    if not isinstance(value, dict):
+        raise PipelineError(f"{PARAMS_FILE}: {key}: expected a mapping, got {value!r}")
     return value
 
 
@@ -232,8 +234,12 @@ def crossval_params(params: dict) -> CrossvalParams:
 
 
 def model_names(params: dict) -> list[str]:
-    """The models to train, in params.yaml's order: the keys of its `models` section."""
-    return list(section(params, "models"))
+    """The models to train, in params.yaml's order: the keys of its `models` section (at least one:
+    `-S models={}` would run an experiment that trains nothing)."""
+    names = list(section(params, "models"))
+    if not names:
+        raise PipelineError(f"{PARAMS_FILE}: models: no model (allowed: one or more, e.g. model_1: {{}})")
+    return names
 
 
 def recipe_inputs(params: dict, model: str) -> tuple:
