@@ -24,7 +24,9 @@ from typing import Callable
 import yaml
 
 from mnist_pipeline.core import paths
+from mnist_pipeline.core.catalog import model_files
 from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.core.params import model_names
 from mnist_pipeline.core.params_file import load_params
 
 COMMAND = "python -m mnist_pipeline.sync"
@@ -178,13 +180,11 @@ def recipes_block(params: dict) -> str:
 
 
 def _models(params: dict) -> list[str]:
-    models = params.get("models")
-    if not isinstance(models, dict):
-        raise PipelineError(f"{paths.PARAMS_FILE}: models: missing section (expected a mapping)")
-    for name in models:
-        if not (paths.MODELS_DIR / f"{name}.py").is_file():
+    names = model_names(params)
+    for name in names:
+        if name not in model_files():
             raise PipelineError(f"{paths.PARAMS_FILE}: models.{name}: no file models/{name}.py")
-    return list(models)
+    return names
 
 
 def out_of_date_sections(models: list[str]) -> list[str]:

@@ -9,6 +9,7 @@ downstream. It imports no torch (nor numpy): it runs in a fraction of a second.
 """
 
 import argparse
+import importlib.metadata
 import json
 import math
 import os
@@ -19,7 +20,7 @@ from mnist_pipeline.core.catalog import hyperparameter_limits, hyperparameter_ty
 from mnist_pipeline.core.command import run_command
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import atomic_write_bytes
-from mnist_pipeline.core.machine import cpu, describe_cpu, same_cpu
+from mnist_pipeline.core.machine import cpu, describe_cpu, same_cpu, usable_cpus
 from mnist_pipeline.core.mnist import TRAIN_CLASS_COUNTS, TRAIN_LABELS, TRAIN_LABELS_SHA256
 from mnist_pipeline.core.params import (
     SECTIONS,
@@ -35,6 +36,7 @@ from mnist_pipeline.core.params import (
 )
 from mnist_pipeline.core.program import program
 from mnist_pipeline.core.schema_errors import allowed
+from mnist_pipeline.core.wording import plural
 from mnist_pipeline.leftovers import find_leftovers
 from mnist_pipeline.sync import COMMAND as SYNC
 from mnist_pipeline.sync import out_of_date_sections
@@ -102,6 +104,7 @@ def check(params: dict) -> list[str]:
         sizes = {"": sum(counts) - preprocess.val_size,
                  " (a cross-validation fold)": sum(counts) - sum(math.ceil(c / crossval.k) for c in counts)}
     warnings = []
+    threads = {}  # each model's threads param, to tell whether its results were trained as they would be here
     for name in model_names(params):
         if name not in model_files():
             raise PipelineError(f"{paths.PARAMS_FILE}: models.{name}: no file models/{name}.py")
@@ -109,6 +112,7 @@ def check(params: dict) -> list[str]:
         if isinstance(block, dict):
             require_hyperparameters(name, block)
         train = model_recipe(params, name).train
+        threads[name] = train.threads
         where = f"models.{name}" if "device" in block else "train"
         limits.require_device(train.device, where)
         for what, images in sizes.items():
@@ -126,22 +130,41 @@ def check(params: dict) -> list[str]:
     if stale:
         warnings.append(f"{', '.join(stale)}: the artifacts, training curves or fold charts do not follow "
                         f"{paths.PARAMS_FILE}'s models (DVC cannot iterate there); write them with `{SYNC}`")
-    return list(dict.fromkeys(warnings)) + find_leftovers(model_names(params)) + other_machine(model_names(params))
+    return list(dict.fromkeys(warnings)) + find_leftovers(model_names(params)) + other_machine(threads)
 
 
-def other_machine(names: list[str]) -> list[str]:
-    """One line where the checkout's results were trained on another CPU model than this one: models
-    retrained here will differ from them in the last bits, which `dvc metrics diff` then shows."""
-    here, others = cpu(), {}
-    for name in names:
+def other_machine(threads: dict[str, int]) -> list[str]:
+    """One line where the checkout's results were trained elsewhere than they would be here: on another
+    CPU model, another torch release or another thread count (threads: each model's `threads` param).
+    Models retrained here will differ from them in the last bits, which `dvc metrics diff` then shows."""
+    here = {**cpu(), "torch": installed_torch(), "cpus": usable_cpus()}
+    others: dict[str, list[str]] = {}
+    for name, wanted in threads.items():
         try:
             record = json.loads(paths.model_metrics(name, "train.json").read_bytes()[:65536]).get("machine")
         except (OSError, ValueError, AttributeError):
             continue  # not trained yet, or damaged: the train stage rewrites it
-        if isinstance(record, dict) and not same_cpu(record, here):
-            others.setdefault(describe_cpu(record), []).append(name)
-    return [f"{', '.join(models)}: trained on {machine}, not on this {describe_cpu(here)}: retrained here, results "
-            "differ in the last bits (README, 'Your first run')" for machine, models in others.items()]
+        if not isinstance(record, dict):
+            continue
+        differs = [f"not on this {describe_cpu(here)}"] if not same_cpu(record, here) else []
+        if here["torch"] and str(record.get("torch", "")).split("+")[0] != here["torch"]:
+            differs.append(f"with torch {record.get('torch')}, not {here['torch']}")
+        if wanted and record.get("threads") not in (None, min(wanted, here["cpus"])):
+            differs.append(f"on {plural(record['threads'], 'thread')}, not {min(wanted, here['cpus'])}")
+        elif not wanted and record.get("cpus") not in (None, here["cpus"]):  # threads: 0, one per CPU torch sees
+            differs.append(f"with {plural(record['cpus'], 'CPU')}, not {here['cpus']}")
+        if differs:
+            others.setdefault(f"trained on {describe_cpu(record)}, " + ", ".join(differs), []).append(name)
+    return [f"{', '.join(models)}: {why}: retrained here, results differ in the last bits (README, 'Your first run')"
+            for why, models in others.items()]
+
+
+def installed_torch() -> str | None:
+    """torch's release as installed (without its local +cu130 part), read without importing torch."""
+    try:
+        return importlib.metadata.version("torch").split("+")[0]
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def main(argv: list[str] | None = None) -> None:

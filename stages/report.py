@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
         write_json(scores(row, result), paths.scores(name))
     report = build_report(rows, cv)
     atomic_write_bytes(paths.REPORT_CSV, report.to_csv(index=False, lineterminator="\n").encode())
-    markdown = to_markdown(report) + "\n" + machines_line(rows)
+    markdown = to_markdown(report) + "\n" + machines_line({row["model"]: row.get("machine") for row in rows})
     atomic_write_bytes(paths.REPORT_MD, markdown.encode())
     print(markdown, end="")
 

@@ -1,6 +1,7 @@
 """The machine that made the results: recorded by training, named by the report, compared by check."""
 
 import json
+import os
 
 from mnist_pipeline.core import machine
 from mnist_pipeline.evaluation.report import machines_line
@@ -41,26 +42,36 @@ def record(model: int, threads: int = 2) -> dict:
 
 
 def test_the_report_names_one_machine_once_and_groups_several():
-    rows = [{"model": "model_1", "machine": record(17)}, {"model": "model_2", "machine": record(17)}]
-    assert machines_line(rows) == ("Every model trained on AMD EPYC (AuthenticAMD, family 25, model 17), "
-                                   "torch 2.14.1 with its AVX512 kernels, 2 threads.\n")
-    rows += [{"model": "model_3", "machine": record(1, threads=1)}, {"model": "model_4", "machine": None}]
-    line = machines_line(rows)
+    machines = {"model_1": record(17), "model_2": record(17)}
+    assert machines_line(machines) == ("Every model trained on AMD EPYC (AuthenticAMD, family 25, model 17), "
+                                       "torch 2.14.1 with its AVX512 kernels, 2 threads.\n")
+    assert machines_line({"model_1 1": record(17)}, what="fold").startswith("Every fold trained on AMD EPYC")
+    line = machines_line({**machines, "model_3": record(1, threads=1), "model_4": None})
     assert line.startswith("Trained on `model_1`, `model_2`: AMD EPYC (AuthenticAMD, family 25, model 17)")
     assert "`model_3`: AMD EPYC (AuthenticAMD, family 25, model 1), torch 2.14.1 with its AVX512 kernels, 1 thread;" in line
     assert "`model_4`: a machine not recorded" in line
 
 
-def test_check_warns_once_where_the_results_came_from_another_cpu(tmp_path, monkeypatch):
+def test_check_warns_once_where_the_results_came_from_another_cpu_torch_or_thread_count(tmp_path, monkeypatch):
+    from stages import check
     from stages.check import other_machine
 
     monkeypatch.chdir(tmp_path)
-    here = machine.cpu()
-    for name, cpu in (("model_1", here), ("model_2", {**here, "model": -1}), ("model_3", {**here, "model": -1})):
+    cpus = machine.usable_cpus()
+    here = {**machine.cpu(), "torch": check.installed_torch() + "+cu130", "cpus": cpus, "threads": cpus}
+    written = {"model_1": here, "model_2": {**here, "model": -1}, "model_3": {**here, "model": -1},
+               "model_5": {**here, "torch": "1.0.0"}, "model_6": {**here, "cpus": cpus + 2, "threads": cpus + 2}}
+    for name, record in written.items():
         (tmp_path / "metrics" / name).mkdir(parents=True)
-        (tmp_path / "metrics" / name / "train.json").write_text(json.dumps({"machine": cpu}))
+        (tmp_path / "metrics" / name / "train.json").write_text(json.dumps({"machine": record}))
     (tmp_path / "metrics/model_4").mkdir()
     (tmp_path / "metrics/model_4/train.json").write_text("{not json")
-    (line,) = other_machine(["model_1", "model_2", "model_3", "model_4", "model_5"])
-    assert line.startswith("model_2, model_3: trained on ") and "model -1" in line and "'Your first run'" in line
-    assert other_machine(["model_1"]) == []
+    lines = other_machine(dict.fromkeys(["model_1", "model_2", "model_3", "model_4", "model_5", "model_6", "model_7"], 0))
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("model_2, model_3: trained on ") and "model -1" in lines[0] and "'Your first run'" in lines[0]
+    assert "model_5: trained on " in lines[1] and f"with torch 1.0.0, not {check.installed_torch()}" in lines[1]
+    assert "model_6: trained on " in lines[2] and f"with {cpus + 2} CPUs, not {cpus}" in lines[2]
+    assert other_machine({"model_1": 0}) == [] and other_machine({"model_1": cpus}) == []
+    assert other_machine({"model_6": cpus + 2}) != []  # more threads than this machine has: it trains on fewer
+    if cpus > 1:
+        assert f"on {cpus} threads, not 1" in other_machine({"model_1": 1})[0]

@@ -36,8 +36,9 @@ def test_stages_in_order_write_their_outputs(project):
     train = json.loads((root / "metrics/model_1/train.json").read_text())
     assert train["parameters"] == 26_698 and train["epochs_run"] == 2
     from mnist_pipeline.core.machine import cpu
-    assert train["machine"] == {**cpu(), "kernels": train["machine"]["kernels"], "torch": train["machine"]["torch"],
-                                "threads": train["machine"]["threads"]}
+    from mnist_pipeline.core.machine import usable_cpus
+    assert train["machine"] == {**cpu(), "cpus": usable_cpus(), "kernels": train["machine"]["kernels"],
+                                "torch": train["machine"]["torch"], "threads": train["machine"]["threads"]}
     assert train["machine"]["threads"] >= 1 and train["machine"]["torch"].startswith("2.")
     assert sorted(p.name for p in root.rglob("*.tmp")) == []
 

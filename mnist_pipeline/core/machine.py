@@ -7,6 +7,7 @@ and threads) beside its results, the report names it, and `check` says when the 
 came from another CPU.
 """
 
+import os
 import platform
 import re
 from pathlib import Path
@@ -14,15 +15,20 @@ from pathlib import Path
 CPUINFO = Path("/proc/cpuinfo")
 
 
-def cpu() -> dict:
-    """{"name", "vendor", "family", "model"} of this machine's CPU: on Linux from /proc/cpuinfo (the
-    first processor's entry), elsewhere what the platform module says (family and model None)."""
+def first_processor() -> dict[str, str]:
+    """The first processor's entry of /proc/cpuinfo as {field: value}; {} where there is none."""
     try:
         text = CPUINFO.read_text(errors="replace")[:65536].split("\n\n", 1)[0]
     except OSError:
-        text = ""
-    fields = dict((key.strip(), value.strip()) for key, _, value in
-                  (line.partition(":") for line in text.splitlines()) if key.strip())
+        return {}
+    return {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in text.splitlines())
+            if key.strip()}
+
+
+def cpu() -> dict:
+    """{"name", "vendor", "family", "model"} of this machine's CPU: on Linux from /proc/cpuinfo (the
+    first processor's entry), elsewhere what the platform module says (family and model None)."""
+    fields = first_processor()
 
     def number(key: str) -> int | None:
         value = fields.get(key, "")
@@ -36,18 +42,16 @@ def cpu() -> dict:
     }
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def has_native_bfloat16() -> bool | None:
     """Whether the CPU computes in bfloat16 natively (x86: AVX512-BF16 or AMX; Arm: BF16), from
     /proc/cpuinfo's flags; None where it does not say (not Linux)."""
-    try:
-        text = CPUINFO.read_text(errors="replace")[:65536].split("\n\n", 1)[0]
-    except OSError:
-        return None
-    flags = set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            flags |= set(value.split())
+    fields = first_processor()
+    flags = set(fields.get("flags", "").split()) | set(fields.get("Features", "").split())
     return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"}) if flags else None
 
 

@@ -120,7 +120,8 @@ class TrainParams:
     lr: float = Field(gt=0, description="the learning rate; onecycle's peak")
     muon_lr: float = Field(gt=0, description="muon: the learning rate of the weights Muon updates; onecycle's peak")
     momentum: float = Field(gt=0, lt=1, description="sgd's and muon's Nesterov momentum")
-    weight_decay: float = Field(ge=0, description="L2 (adam, sgd) or decoupled (adamw) weight decay")
+    weight_decay: float = Field(ge=0, description="L2 (adam, sgd, muon's Adam part) or decoupled (adamw, "
+                                                        "muon's weight matrices) weight decay")
     schedule: Literal["plateau", "onecycle", "cosine"] = Field(description="onecycle and cosine step every batch")
     lr_factor: float = Field(gt=0, lt=1, description="plateau: lr times this on a plateau")
     lr_patience: int = Field(ge=0, lt=INT64, description="plateau: epochs without a better validation accuracy")

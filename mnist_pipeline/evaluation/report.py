@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.core.files import read_json
 from mnist_pipeline.core.machine import describe_cpu
+from mnist_pipeline.core.wording import plural
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,24 +89,25 @@ def to_markdown(report: "pd.DataFrame") -> str:
     return "\n".join(lines) + "\n"
 
 
-def describe_machine(record: dict) -> str:
+def describe_machine(record: dict | None) -> str:
     """`AMD EPYC (AuthenticAMD, family 25, model 17), torch 2.14.1 with its AVX512 kernels, 2 threads`."""
-    text = f"{describe_cpu(record)}, torch {record.get('torch', '?')} with its {record.get('kernels', '?')} kernels, " \
-           f"{record.get('threads', '?')} thread{'s' if record.get('threads') != 1 else ''}"
+    if not record:
+        return "a machine not recorded (an older stage)"
+    threads = plural(record["threads"], "thread") if isinstance(record.get("threads"), int) else "? threads"
+    text = f"{describe_cpu(record)}, torch {record.get('torch', '?')} with its {record.get('kernels', '?')} kernels, {threads}"
     return text + (f", GPU {record['gpu']}" if record.get("gpu") else "")
 
 
-def machines_line(rows: list[dict]) -> str:
-    """Which machine trained each model, in one sentence: results are byte-identical only on the same
-    CPU model, torch and thread count (core/machine.py)."""
+def machines_line(machines: dict[str, dict | None], what: str = "model") -> str:
+    """Which machine made each result (machines: a model's name, or a fold's, -> the machine record
+    of training/device.machine), in one sentence: results are byte-identical only on the same CPU
+    model, torch and thread count."""
     groups: dict[str, list[str]] = {}
-    for row in rows:
-        machine = row.get("machine")
-        groups.setdefault(describe_machine(machine) if machine else "a machine not recorded (an older train stage)",
-                          []).append(f"`{row['model']}`")
+    for name, record in machines.items():
+        groups.setdefault(describe_machine(record), []).append(f"`{name}`")
     if len(groups) == 1:
-        return f"Every model trained on {next(iter(groups))}.\n"
-    return "Trained on " + "; ".join(f"{', '.join(models)}: {machine}" for machine, models in groups.items()) + ".\n"
+        return f"Every {what} trained on {next(iter(groups))}.\n"
+    return "Trained on " + "; ".join(f"{', '.join(names)}: {machine}" for machine, names in groups.items()) + ".\n"
 
 
 def read_crossval(path: Path) -> dict:

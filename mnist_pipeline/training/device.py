@@ -6,7 +6,7 @@ import sys
 import torch
 
 from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.core.machine import cpu
+from mnist_pipeline.core.machine import cpu, usable_cpus
 
 
 def select_device(name: str) -> torch.device:
@@ -67,9 +67,10 @@ def peak_memory_mib() -> float | None:
 
 def machine(device: torch.device) -> dict:
     """What results depend on besides params and data: the CPU model (core/machine.py), the kernels
-    torch picked for it, torch's version and its thread count, and the GPU where one trained."""
-    record = {**cpu(), "kernels": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
-              "threads": torch.get_num_threads()}
+    torch picked for it, torch's version and its thread count (with `threads: 0`, set by the CPUs
+    this process may use), and the GPU where one trained."""
+    record = {**cpu(), "cpus": usable_cpus(), "kernels": torch.backends.cpu.get_cpu_capability(),
+              "torch": torch.__version__, "threads": torch.get_num_threads()}
     if device.type == "cuda":
         record["gpu"] = torch.cuda.get_device_name(device)
     return record

@@ -2,6 +2,7 @@
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -159,6 +160,7 @@ def train_epoch(model, optimizer, x, y, params: TrainParams, generator: torch.Ge
     loss_sum = torch.zeros((), device=x.device)
     correct = torch.zeros((), dtype=torch.long, device=x.device)
     seen = n if steps is None else min(n, steps * params.batch_size)
+    precision = torch.autocast(x.device.type, dtype=torch.bfloat16) if params.precision == "bfloat16" else nullcontext()
     for start in range(0, seen, params.batch_size):
         idx = order[start : start + params.batch_size]
         inputs, targets = x[idx], y[idx]
@@ -167,7 +169,7 @@ def train_epoch(model, optimizer, x, y, params: TrainParams, generator: torch.Ge
                                    params.augment_scale)
         if params.augment_low_res:
             inputs = random_low_resolution(inputs, generator, params.augment_low_res)
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=params.precision == "bfloat16"):
+        with precision:
             logits = model(inputs)
             loss = F.cross_entropy(logits, targets, label_smoothing=params.label_smoothing)  # float32 under autocast
         optimizer.zero_grad(set_to_none=True)

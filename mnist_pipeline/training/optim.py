@@ -29,11 +29,13 @@ class Muon(torch.optim.Optimizer):
     def __init__(self, model: nn.Module, lr: float, muon_lr: float, momentum: float, weight_decay: float):
         weights = [p for p in model.parameters() if p.ndim >= 2]
         matrices = {id(p) for p in weights[:-1]}
+        # "fused" as torch's Adam keeps it in its group: load_state_dict then puts `step` on the parameters' device.
+        fused = fast_kernels(weights[0].device)
         groups = [{"params": weights[:-1], "lr": muon_lr, "muon": True},
-                  {"params": [p for p in model.parameters() if id(p) not in matrices], "lr": lr, "muon": False}]
+                  {"params": [p for p in model.parameters() if id(p) not in matrices], "lr": lr, "muon": False,
+                   "fused": fused}]
         super().__init__(groups, {"lr": lr, "momentum": momentum, "betas": (0.9, 0.999), "eps": 1e-8,
                                   "weight_decay": weight_decay})
-        self.fused = fast_kernels(weights[0].device) or None
 
     @staticmethod
     def orthogonalize(matrix: torch.Tensor) -> torch.Tensor:
@@ -49,10 +51,10 @@ class Muon(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        """On one thread: its products are of matrices of a few thousand numbers, and where waiting
-        threads sleep (OMP_WAIT_POLICY=PASSIVE: off Linux, or the user's; mnist_pipeline/__init__.py)
-        waking the second one for each cost more than the work: model_4's step took 10.7 ms on two
-        threads, 2.4 ms on one. Where they spin briefly (Linux), both take about 2 ms."""
+        """Always on one thread, so that its sums never depend on how threads wait. Its products are
+        of matrices of a few thousand numbers: where waiting threads sleep (OMP_WAIT_POLICY=PASSIVE;
+        mnist_pipeline/__init__.py) waking the second one for each cost more than the work (model_4's
+        step: 10.7 ms on two threads, 2.4 ms on one); where they spin briefly, both take about 2 ms."""
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
@@ -64,7 +66,9 @@ class Muon(torch.optim.Optimizer):
         muon, rest = self.param_groups
         lr, momentum, decay = muon["lr"], muon["momentum"], muon["weight_decay"]
         for p in (p for p in muon["params"] if p.grad is not None):
-            buffer = self.state[p].setdefault("momentum_buffer", torch.zeros_like(p.grad))
+            if "momentum_buffer" not in self.state[p]:
+                self.state[p]["momentum_buffer"] = torch.zeros_like(p.grad)
+            buffer = self.state[p]["momentum_buffer"]
             buffer.mul_(momentum).add_(p.grad)
             update = self.orthogonalize(p.grad.add(buffer, alpha=momentum).reshape(len(p), -1))
             if decay:
@@ -72,11 +76,15 @@ class Muon(torch.optim.Optimizer):
             p.add_(update.view(p.shape), alpha=-lr * max(1, update.size(0) / update.size(1)) ** 0.5)
         params = [p for p in rest["params"] if p.grad is not None]
         for p in params:
-            if not self.state[p]:
-                self.state[p].update(step=torch.tensor(0.0), exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+            if not self.state[p]:  # as torch's Adam: `step` on the parameter's device when fused, else on the CPU
+                step = torch.zeros((), dtype=torch.float32, device=p.device if rest["fused"] else "cpu")
+                self.state[p].update(step=step, exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
         states = [self.state[p] for p in params]
-        (beta1, beta2), (averages, squares, steps) = rest["betas"], ([s[k] for s in states] for k in ("exp_avg", "exp_avg_sq", "step"))
-        adam(params, [p.grad for p in params], averages, squares, [], steps, fused=self.fused, amsgrad=False,
+        averages = [s["exp_avg"] for s in states]
+        squares = [s["exp_avg_sq"] for s in states]
+        steps = [s["step"] for s in states]
+        beta1, beta2 = rest["betas"]
+        adam(params, [p.grad for p in params], averages, squares, [], steps, fused=rest["fused"] or None, amsgrad=False,
              beta1=beta1, beta2=beta2, lr=rest["lr"], weight_decay=rest["weight_decay"], eps=rest["eps"], maximize=False)
 
 

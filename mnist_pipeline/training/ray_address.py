@@ -31,13 +31,19 @@ def ray_address() -> str:
     return os.environ.get("RAY_ADDRESS", "").strip()
 
 
+_ANSWERED: set[str] = set()  # addresses whose cluster answered in this process: asked once
+
+
 def require_cluster() -> None:
     """RAY_ADDRESS names the local instance or a cluster that answers; else one line saying what is there."""
     address = ray_address()
+    if address in _ANSWERED:
+        return
     reason = problem(address)
     if reason:
         raise PipelineError(f"RAY_ADDRESS={address}: cannot reach a Ray cluster there ({reason}); start one "
                             "(`ray start --head`) or unset RAY_ADDRESS to use a local instance")
+    _ANSWERED.add(address)
 
 
 def problem(address: str) -> str | None:
@@ -127,12 +133,12 @@ def _http2_answer(connection: socket.socket, deadline: float) -> str | None:
 @contextlib.contextmanager
 def _quiet_stderr():
     """File descriptor 2 into a temporary file while the block runs (Ray's C++ client writes its retries
-    there, below Python), then back; yields a function that reads what was written."""
+    there, below Python), then back."""
     with tempfile.TemporaryFile() as captured:
         saved = os.dup(2)
         os.dup2(captured.fileno(), 2)
         try:
-            yield lambda: (captured.seek(0), captured.read().decode("utf-8", "replace"))[1]
+            yield
         finally:
             os.dup2(saved, 2)
             os.close(saved)
@@ -143,13 +149,16 @@ def _gcs_answer(address: str, deadline: float) -> str | None:
     protocol, token and TLS are Ray's), or None."""
     try:
         from ray._raylet import InnerGcsClient
+        from ray.exceptions import RayError
     except ImportError:  # another Ray: ray.init has the last word
         return None
     timeout_ms = max(100, int((deadline - time.monotonic()) * 1000))
     with _quiet_stderr():
         try:
             InnerGcsClient.standalone(address, None, timeout_ms)
-        except Exception as exc:  # Ray's RpcError, AuthenticationError, ...: its first sentence says which
+        except (TypeError, AttributeError):  # the private client changed in another Ray: ray.init has the last word
+            return None
+        except (RayError, ConnectionError, TimeoutError) as exc:  # RpcError, AuthenticationError: its first sentence says which
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0].rstrip(".")
             token = "; a cluster with token authentication needs its token in RAY_AUTH_TOKEN" if "Auth" in first else ""
             return f"not a Ray cluster's GCS: {first}{token}"

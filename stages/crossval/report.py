@@ -9,7 +9,7 @@ from mnist_pipeline.core.files import atomic_write_bytes, read_json, write_json
 from mnist_pipeline.core.params import crossval_params, load_params, model_names
 from mnist_pipeline.core.program import program
 from mnist_pipeline.evaluation.crossval import params_digest, summarize, to_markdown
-from mnist_pipeline.evaluation.report import describe_machine
+from mnist_pipeline.evaluation.report import machines_line
 
 
 def read_result(model: str, fold: int) -> dict:
@@ -27,16 +27,10 @@ def main(argv: list[str] | None = None) -> None:
         rows = [f"{f['fold']},{f['val_accuracy']},{f['val_loss']}\n" for f in folds]
         atomic_write_bytes(paths.fold_plot(name), ("fold,val_accuracy,val_loss\n" + "".join(rows)).encode())
     images = sum(f["val_images"] for f in next(iter(results.values())))  # each image is in one fold
-    markdown = to_markdown(summary, results, images, crossval.seed) + "\n" + machines_line(results)
+    folds = {f"{name} {f['fold']}": f.get("machine") for name, results_ in results.items() for f in results_}
+    markdown = to_markdown(summary, results, images, crossval.seed) + "\n" + machines_line(folds, what="fold")
     atomic_write_bytes(paths.CROSSVAL_REPORT, markdown.encode())
     print(markdown, end="")
-
-
-def machines_line(results: dict[str, list[dict]]) -> str:
-    """Which machines trained the folds (a fold's result records its Ray node's)."""
-    machines = sorted({describe_machine(f["machine"]) if f.get("machine") else "a machine not recorded"
-                       for folds in results.values() for f in folds})
-    return f"The folds trained on {'; '.join(machines)}.\n"
 
 
 if __name__ == "__main__":
