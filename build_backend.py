@@ -1,8 +1,8 @@
 """pyproject.toml's build backend: setuptools', once it has refused a Python older than requires-python.
 
 pip checks a project's Requires-Python only after it has fetched every pinned package, so on Python
-3.10 it downloaded torch (555 MB) and then named numpy, not Python. The project itself it builds
-first (`-e .`, requirements.txt's first line), and this module is what that build imports: it says
+3.10 it downloaded torch (555 MB) and then named numpy, not Python. The project itself (`-e .`)
+it builds first, wherever the line stands, and this module is what that build imports: it says
 which Python is needed in one line, having downloaded only setuptools. No tomllib here: 3.10 has none.
 """
 

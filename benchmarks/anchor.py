@@ -18,6 +18,7 @@ from torch import nn
 
 from mnist_pipeline.evaluation.scoring import score
 from mnist_pipeline.training.loop import training_layout
+from mnist_pipeline.training.steps import steps_per_epoch
 
 BATCH, LR, BETAS, CYCLE_MOMENTUM = 256, 0.01, (0.7, 0.9), False
 
@@ -37,8 +38,8 @@ class AnchorNet(nn.Module):
 
 
 def anchor_steps(images: int, epochs: float) -> int:
-    """The notebook's step count: `int(epochs * batches_per_epoch)`."""
-    return int(epochs * ((images - 1) // BATCH + 1))
+    """The notebook's step count: `int(epochs * batches_per_epoch)` (the project's rounds instead)."""
+    return int(epochs * steps_per_epoch(images, BATCH))
 
 
 def train_anchor(train_x, train_y, val_x, val_y, epochs: float, seed: int) -> dict:
@@ -47,7 +48,7 @@ def train_anchor(train_x, train_y, val_x, val_y, epochs: float, seed: int) -> di
     torch.manual_seed(seed)
     model, train_x = training_layout(AnchorNet(), train_x)  # the layout our model trains in, for fairness
     optimizer = torch.optim.Adam(model.parameters(), lr=LR, betas=BETAS)
-    steps, batches = anchor_steps(len(train_y), epochs), (len(train_y) - 1) // BATCH + 1
+    steps, batches = anchor_steps(len(train_y), epochs), steps_per_epoch(len(train_y), BATCH)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, total_steps=steps,
                                                     cycle_momentum=CYCLE_MOMENTUM)
     start = time.perf_counter()

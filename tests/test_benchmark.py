@@ -352,5 +352,7 @@ def test_the_candidate_chosen_is_the_fastest_reaching_the_target_and_bfloat16_ne
     assert chosen.startswith("fast (the fastest, 3.50 s median, of the 3 reaching") and "1.09x its float32 twin" in chosen
     chosen = race_module.choose(runs({"slow": 5.0, "fast": 3.6, "fast, bfloat16": 3.0, "short": 2.0}, {"short": 0.985}))
     assert chosen.startswith("fast, bfloat16 (the fastest, 3.00 s")  # 1.2x: worth its dependence on the CPU
+    chosen = race_module.choose(runs({"slow": 5.0, "fast": 3.6, "fast, bfloat16": 3.0, "short": 2.0}, {"fast": 0.985, "short": 0.985}))
+    assert chosen.startswith("slow") and "(no float32 twin reaching it)" in chosen  # its gain unshown
     assert race_module.choose(runs({"slow": 5.0, "fast": 3.5, "fast, bfloat16": 3.2, "short": 2.0},
                                    dict.fromkeys(["slow", "fast", "fast, bfloat16", "short"], 0.98))).startswith("none")

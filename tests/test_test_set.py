@@ -102,5 +102,5 @@ def test_the_race_chooses_the_anchors_length_and_trains_everything_before_readin
     monkeypatch.setattr(time_to_accuracy, "ROOT", project)  # main() works in the project's folder
     events = Events(monkeypatch)
     time_to_accuracy.main(["--seeds", "1"])
-    chosen, last_run = events.first("print", "anchor chosen on validation: 1 epochs"), events.first("print", "seed 1, anchor (2")
+    chosen, last_run = events.first("print", "anchor chosen on validation: 1 epoch "), events.first("print", "seed 1, anchor (2")
     assert chosen < last_run < events.first("read test")

@@ -118,7 +118,9 @@ class TrainParams:
         description="sgd is with Nesterov momentum; muon orthogonalizes the momentum of the convolution and hidden "
                     "linear weights (at muon_lr) and runs Adam on the rest")
     lr: float = Field(gt=0, description="the learning rate; onecycle's peak")
-    muon_lr: float = Field(gt=0, description="muon: the learning rate of the weights Muon updates; onecycle's peak")
+    # Muon's steps are orthogonal matrices times this: past 10 a step is no training, and near float's
+    # largest value it overflows where Adam's steps would diverge (tests/test_bounds.py walks it).
+    muon_lr: float = Field(gt=0, le=10, description="muon: the learning rate of the weights Muon updates; onecycle's peak")
     momentum: float = Field(gt=0, lt=1, description="sgd's and muon's Nesterov momentum")
     weight_decay: float = Field(ge=0, description="L2 (adam, sgd, muon's Adam part) or decoupled (adamw, "
                                                         "muon's weight matrices) weight decay")
