@@ -70,6 +70,15 @@ def add_dvc_settings(root: Path) -> None:
     shutil.copy2(ROOT / ".dvc" / "config", root / ".dvc" / "config")
 
 
+def init_repo(root: Path, env: dict[str, str]) -> None:
+    """The copy as a git repository with DVC and the project's DVC settings, its files committed."""
+    run(["git", "init", "-q", "-b", "main"], root, env)
+    run(["dvc", "init", "-q"], root, env)
+    add_dvc_settings(root)
+    run(["git", "add", "-A"], root, env)
+    run(["git", "commit", "-q", "-m", "project"], root, env)
+
+
 def _keep_models(root: Path, models: tuple[str, ...]) -> None:
     """dvc.yaml's per-model artifacts and plot lines, and crossval/dvc.yaml's fold charts, for `models`
     only, as `python -m mnist_pipeline.sync` writes them (the stages follow params.yaml)."""

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from mnist_pipeline.readme import block
-from tests.project import ROOT, add_dvc_settings, copy_project, environment, run
+from tests.project import ROOT, copy_project, environment, init_repo, run
 
 needs_dvc = pytest.mark.skipif(shutil.which("dvc") is None, reason="dvc is not installed")
 
@@ -107,11 +107,7 @@ def project(tmp_path_factory, raw_files):
     (root / "crossval/summary.json").write_text(json.dumps(summary, indent=2))
     shutil.copytree(ROOT / "examples", root / "examples")
     env = environment(base)
-    run(["git", "init", "-q", "-b", "main"], root, env)
-    run(["dvc", "init", "-q"], root, env)
-    add_dvc_settings(root)
-    run(["git", "add", "-A"], root, env)
-    run(["git", "commit", "-q", "-m", "project"], root, env)
+    init_repo(root, env)
     run(["dvc", "repro"], root, env)
     run(["git", "add", "-A"], root, env)
     run(["git", "commit", "-q", "-m", "baseline"], root, env)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.project import add_dvc_settings, copy_project, environment, run
+from tests.project import copy_project, environment, init_repo, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("dvc") is None, reason="dvc is not installed")]
 
@@ -19,11 +19,7 @@ def repo(tmp_path_factory, raw_files):
     base = tmp_path_factory.mktemp("dvc-edges")
     root = copy_project(base / "project", raw_files, base / "mirror", ("model_1",))
     env = environment(base)
-    run(["git", "init", "-q", "-b", "main"], root, env)
-    run(["dvc", "init", "-q"], root, env)
-    add_dvc_settings(root)
-    run(["git", "add", "-A"], root, env)
-    run(["git", "commit", "-q", "-m", "project"], root, env)
+    init_repo(root, env)
     return root, env
 
 

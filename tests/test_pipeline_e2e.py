@@ -11,7 +11,7 @@ import time
 import pytest
 import yaml
 
-from tests.project import add_dvc_settings, copy_project, environment, run
+from tests.project import copy_project, environment, init_repo, run
 
 # Two models: the stages of every model come from one matrix template (test_dvc_yaml checks each
 # model's deps; test_crossval's stage test runs the other two), and each more model costs this
@@ -69,11 +69,7 @@ def repo(tmp_path_factory, raw_files):
     base = tmp_path_factory.mktemp("e2e")
     root = copy_project(base / "project", raw_files, base / "mirror", MODELS)
     env = environment(base)
-    run(["git", "init", "-q", "-b", "main"], root, env)
-    run(["dvc", "init", "-q"], root, env)
-    add_dvc_settings(root)
-    run(["git", "add", "-A"], root, env)
-    run(["git", "commit", "-q", "-m", "project"], root, env)
+    init_repo(root, env)
     return root, env
 
 
