@@ -82,6 +82,15 @@ def flops_per_image(name: str, hyperparameters: dict, batch_size: int) -> float:
     return training_flops(model, x, y) / batch_size
 
 
+def unfused(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """The recipe's optimizer stepping without fused kernels (torch's, and Muon's Adam part): each
+    loop times the same algorithm, whatever the recipe's optimizer."""
+    for group in optimizer.param_groups:
+        if "fused" in group:
+            group["fused"] = False
+    return optimizer
+
+
 class Contender:
     """One way of training a model for an epoch, with its own model, optimizer and data."""
 
@@ -89,9 +98,8 @@ class Contender:
         torch.manual_seed(params.seed)
         self.kind, self.times = kind, []
         self.model = build_model(name, **hyperparameters)
-        plain_adam = lambda: torch.optim.Adam(self.model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
         if kind == "seed-style":
-            self.optimizer = plain_adam()
+            self.optimizer = unfused(make_optimizer(self.model, params))
             self.loader = seed_loader(seed_data, params.batch_size, params.seed)
             self.run = lambda: seed_train_epoch(self.model, self.optimizer, self.loader)
             return
@@ -101,8 +109,8 @@ class Contender:
         if kind in ("project", "augmented"):
             self.model, x = training_layout(self.model, x)
             self.optimizer = make_optimizer(self.model, params)
-        else:  # "unoptimized": the same loop with the default layout and optimizer
-            self.optimizer = plain_adam()
+        else:  # "unoptimized": the same loop and optimizer, in the default layout and without fused steps
+            self.optimizer = unfused(make_optimizer(self.model, params))
         generator = torch.Generator().manual_seed(params.seed)
         self.run = lambda: train_epoch(self.model, self.optimizer, x, split.labels, loop_params, generator)
 
