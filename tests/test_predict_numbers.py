@@ -143,3 +143,4 @@ def test_a_four_whose_bar_falls_short_of_its_upright_stays_one_digit(tmp_path, a
     draw.line([(upright, 60), (upright, 60 + 28 * s)], fill=0, width=round(3 * s))
     answer = _answer(tmp_path, always_four, page, capsys)
     assert "number" not in answer and answer["digit"] == 4
+    assert len(to_mnist_digits(page)) == 1  # without a model: the picture shows no number either

@@ -94,15 +94,15 @@ def readings(image: Image.Image, name: str = "picture") -> Readings:
 
 def to_mnist_digits(image: Image.Image, name: str = "picture") -> list[torch.Tensor]:
     """One framed uint8 [28, 28] per digit the picture may hold, left to right, without a model to
-    choose: the digits the picture shows (writing too wide for one digit cut where it is thinnest),
-    else the whole picture as one digit."""
+    choose: the digits the picture shows apart (writing too wide for one digit cut where it is
+    thinnest), else the whole picture as one digit."""
     found = readings(image, name)
     if found.touching:
         raise PipelineError(found.touching)
     digits = []
     for i, part in enumerate(found.parts):
         digits += found.alternatives[i] if i in found.too_wide else [part]
-    return digits if len(digits) > 1 else [found.whole]
+    return digits if len(digits) > 1 and (found.apart or found.too_wide) else [found.whole]
 
 
 def without_frame(gray: np.ndarray) -> np.ndarray:
