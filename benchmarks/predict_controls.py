@@ -490,8 +490,8 @@ def load_reader(args: argparse.Namespace) -> tuple[str, Reader, str]:
 def speed(args: argparse.Namespace, images: np.ndarray) -> None:
     """mnist-predict's wall time on 1,797 low-resolution pictures (the size of a well-known set of
     8x8 handwritten digits), start-up included, as a user runs it. With --against COMMIT, that
-    commit's predict reads the same pictures too, the two in turns (A B A B ...), so that both
-    meet the same load on a shared machine."""
+    commit's predict reads the same pictures too, the two in turns (A B, B A, ...), so that both
+    meet the same load on a shared machine and neither always runs first."""
     checkpoint = Path(args.checkpoint) if args.checkpoint else ROOT / paths.checkpoint(args.model or default_model(ROOT)[0])
     make, rng = filling(8), np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as folder:
@@ -503,19 +503,20 @@ def speed(args: argparse.Namespace, images: np.ndarray) -> None:
         if args.against:
             checkouts[args.against] = Path(folder) / "against"
             checkouts[args.against].mkdir()
-            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.against, "mnist_pipeline"], capture_output=True)
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.against, "mnist_pipeline", "models", "params.yaml"], capture_output=True)
             if archive.returncode:
                 raise PipelineError(f"--against {args.against}: {archive.stderr.decode().strip()}")
             subprocess.run(["tar", "-x", "-C", str(checkouts[args.against])], input=archive.stdout, check=True)
         times = {which: [] for which in checkouts}
         for round_ in range(1, args.rounds + 1):
-            for which, code in checkouts.items():
+            for which, code in list(checkouts.items())[:: 1 if round_ % 2 else -1]:  # A B, B A, ...: neither always first
                 start = time.perf_counter()
                 done = subprocess.run([sys.executable, "-m", "mnist_pipeline.predict", str(checkpoint.resolve()), *files,
                                        "--jsonl"], cwd=code, capture_output=True, text=True)
                 times[which].append(time.perf_counter() - start)
                 print(f"round {round_}, {which}: {len(files):,} pictures in {times[which][-1]:.2f} s with {checkpoint} "
-                      f"({len(done.stdout.splitlines()):,} answers, exit {done.returncode})", flush=True)
+                      f"({len(done.stdout.splitlines()):,} lines out, {len(done.stderr.splitlines()):,} lines of errors, "
+                      f"exit {done.returncode})", flush=True)
         for which, taken in times.items():
             print(f"{which}: median {statistics.median(taken):.2f} s, range {min(taken):.2f}-{max(taken):.2f} s "
                   f"over {len(taken)} rounds", flush=True)
