@@ -310,15 +310,6 @@ def test_a_number_is_read_digit_by_digit_left_to_right(tmp_path):
     assert answer["digit"] == 4 and len(seen) == 1
 
 
-def test_digits_that_touch_are_refused_in_one_line():
-    page = Image.new("L", (700, 400), 255)
-    _four(page, 60, 100)
-    _four(page, 170, 100)  # overlapping the first one
-    ImageDraw.Draw(page).line([(60, 210), (330, 210)], fill=0, width=18)
-    with pytest.raises(PipelineError, match=r"touching.png: the writing at x=\d+..\d+ looks like digits that touch"):
-        to_mnist_digits(page, "touching.png")
-
-
 @pytest.mark.slow  # over 2 s on 2 idle cores: the fast tier stays under a minute
 def test_one_bad_file_among_many_costs_only_its_own_answer(tmp_path, checkpoint, capsys):
     good = tmp_path / "seven.png"

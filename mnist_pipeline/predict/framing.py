@@ -9,8 +9,8 @@ The plain reading comes first: the ink is how far each pixel is from the paper's
 border, framed as above (what predict did before it cleaned pages, and exactly MNIST for an MNIST
 digit). Cleaning the page (paper.py: shading, ruled lines) and splitting a number into digits
 (digits.py) are guesses about the picture, each taken only where the picture shows it applies: the
-cleaned page where the picture shows paper beyond the writing (shows_paper), and a split only as
-candidates the model then has to read with confidence (reader.py decides).
+cleaned page where the picture shows paper beyond the writing (shows_paper), and a split where it
+shows digits apart, or as candidates whose tie the model's confidence breaks (reader.py decides).
 
 Resizing stays with PIL: torchvision's v2 resize hands PIL images to the same PIL call, and
 importing torchvision would add about 1.4 s to every run (docs/predict.md, Speed).
@@ -35,7 +35,6 @@ INK_THRESHOLD = 0.3  # of the strongest ink: what counts towards the bounding bo
 THIN_STROKE, USUAL_STROKE = 1.0, 2.0
 FILLS = 0.8  # writing spanning this much of the picture's height or width fills it: a crop
 MARGIN = 2  # pixels of paper that cleaned writing leaves on every side, at least, to be inside a page
-TRACE = 0.05  # of the strongest ink: a trace of ink, which a clean gap has none of
 FRAME_CONTRAST = 0.2  # a 1-pixel ring this much lighter or darker than what is inside it is a frame
 # Paper marks (a shadow, ruling) are fainter than writing, so the plain reading's strongest ink (at
 # least STRONG of its peak) is writing, and a cleaned page keeps it: at least 0.77 of it on every
@@ -48,14 +47,18 @@ SPECKS = 0.003  # marks apart from the writing, each under this share of its ink
 @dataclass
 class Readings:
     """The ways one picture can be read: `whole` as one digit (the plain framing, or the cleaned page
-    where the picture shows paper to clean); `parts` its digits when it may hold a number (two or
-    more), else empty."""
+    where the picture shows paper to clean); `parts` its digits when it may hold a number, left to
+    right, each of which may also be read as several (`alternatives`: digits that touch, or two
+    pieces side by side that may be one broken digit); else empty."""
 
     whole: torch.Tensor
     parts: list[torch.Tensor] = field(default_factory=list)
+    alternatives: dict[int, list[torch.Tensor]] = field(default_factory=dict)  # part index -> the digits it may be
+    too_wide: dict[int, str] = field(default_factory=dict)  # parts wider than nearly any digit -> why, if read
+    # convincingly neither as one digit nor as their alternative, they are refused
+    apart: bool = False  # the picture shows a number (digits.Writing.apart): its parts stand, whatever the model
     touching: str = ""  # why the picture looks like digits that touch: refused unless read as one digit
-    gap: float = 0.0  # the narrowest clean gap between two parts, of the writing's height (narrowest_gap)
-    row_on_page: bool = False  # writing wider than tall, with paper around it: what a number looks like
+    similar: bool = False  # the parts are of similar height (digits.Writing.similar)
 
 
 def to_mnist(image: Image.Image, name: str = "picture") -> torch.Tensor:
@@ -78,37 +81,28 @@ def readings(image: Image.Image, name: str = "picture") -> Readings:
     # The plain reading, unless the picture shows paper (a shadow, ruling) that the cleaning took away.
     ink = plain if plain is not None and (cleaned is None or not shows_paper(plain, cleaned)) else cleaned
     try:
-        pieces = split_digits(ink, name)
+        writing = split_digits(ink, name)
     except PipelineError as exc:  # digits that touch, or one wide digit: the model decides
         return Readings(frame(ink), touching=str(exc))
-    if len(pieces) == 1:
+    if len(writing.digits) == 1 and not writing.digits[0].alternative:
         return Readings(frame(ink))
-    box = _crop(ink).shape
-    row_on_page = (box[1] > box[0] and max(box[0] / ink.shape[0], box[1] / ink.shape[1]) < FILLS
-                   and not (plain is not None and touches_edges(plain)))
-    return Readings(frame(ink), [frame(piece) for piece in pieces], gap=narrowest_gap(ink, pieces), row_on_page=row_on_page)
-
-
-def narrowest_gap(ink: np.ndarray, pieces: list[np.ndarray]) -> float:
-    """The narrowest run of clean paper between neighbouring pieces (left to right) as a share of the
-    writing's height, counting any trace of ink; negative where two pieces share columns. Digits
-    written apart leave clean gaps; the pieces of one digit broken by blur or a light pen do not."""
-    spans = []
-    for piece in pieces:
-        cols = np.flatnonzero((piece > TRACE * ink.max()).any(axis=0))
-        spans.append((cols[0], cols[-1] + 1))
-    rows = np.flatnonzero((ink >= INK_THRESHOLD * ink.max()).any(axis=1))
-    height = rows[-1] - rows[0] + 1
-    return min(left - right for (_, right), (left, _) in zip(spans, spans[1:])) / height
+    return Readings(frame(ink), [frame(digit.ink) for digit in writing.digits],
+                    {i: [frame(part) for part in digit.alternative] for i, digit in enumerate(writing.digits) if digit.alternative},
+                    {i: digit.touching for i, digit in enumerate(writing.digits) if digit.touching}, writing.apart,
+                    similar=writing.similar)
 
 
 def to_mnist_digits(image: Image.Image, name: str = "picture") -> list[torch.Tensor]:
     """One framed uint8 [28, 28] per digit the picture may hold, left to right, without a model to
-    choose: the split where there is one, else the whole picture as one digit."""
+    choose: the digits the picture shows apart (writing too wide for one digit cut where it is
+    thinnest), else the whole picture as one digit."""
     found = readings(image, name)
     if found.touching:
         raise PipelineError(found.touching)
-    return found.parts or [found.whole]
+    digits = []
+    for i, part in enumerate(found.parts):
+        digits += found.alternatives[i] if i in found.too_wide else [part]
+    return digits if len(digits) > 1 and (found.apart or found.too_wide) else [found.whole]
 
 
 def without_frame(gray: np.ndarray) -> np.ndarray:
@@ -142,13 +136,15 @@ def shows_paper(plain: np.ndarray, cleaned: np.ndarray) -> bool:
     """Whether the picture shows paper that the plain reading takes for ink: the plain ink reaches the
     picture's edges (a shadow, ruled lines), while the cleaned writing (specks aside) stays well
     inside them and keeps the plain reading's strongest ink. A crop, whose writing fills the
-    picture, shows no paper to clean."""
+    picture's height (or its width, for writing no wider than tall: a row of digits may span a
+    photo end to end), shows no paper to clean."""
     if not touches_edges(plain):
         return False
     height, width = cleaned.shape
     writing = cleaned >= INK_THRESHOLD * cleaned.max()
     (top, bottom), (left, right) = _box(writing)
-    if min(top, left, height - bottom, width - right) < MARGIN or max((bottom - top) / height, (right - left) / width) >= FILLS:
+    fills = (bottom - top) / height >= FILLS or ((right - left) / width >= FILLS and right - left <= bottom - top)
+    if min(top, left, height - bottom, width - right) < MARGIN or fills:
         return False
     return float(writing[plain >= STRONG * plain.max()].mean()) >= WRITING_KEPT
 

@@ -91,7 +91,8 @@ def remove_lines(ink: np.ndarray) -> np.ndarray:
     take the lesser ink of the rows just above and below it, so a stroke crossing the line stays.
 
     Only where the picture shows ruling: the lines are thinner than the writing's strokes, and the
-    writing without them spans well under the lines' length (ruling runs past the writing). A
+    writing without them spans well under the lines' length (ruling runs past the writing), unless
+    that writing is a row, wider than tall (a number, which a photo may crop close to its ends). A
     digit filling its picture (a 0's sides, a cropped 7's bar) is left whole."""
     height, width = ink.shape
     marked = ink > LINE_INK
@@ -108,13 +109,22 @@ def remove_lines(ink: np.ndarray) -> np.ndarray:
     rest[:, marked.mean(axis=0) >= LINE_COVERAGE] = False  # squared paper: the lines across these
     columns = np.flatnonzero(rest.any(axis=0))
     rest_span = (columns[-1] - columns[0] + 1) / width if columns.size else 0.0
-    if rest_span > WRITING_SPAN or max(len(b) for b in bands) > LINE_TO_STROKE * stroke_width(rest):
+    if (rest_span > WRITING_SPAN and not _is_row(rest)) or max(len(b) for b in bands) > LINE_TO_STROKE * stroke_width(rest):
         return ink
     cleaned = ink.copy()
     for band in bands:
         above, below = ink[max(band[0] - 1, 0)], ink[min(band[-1] + 1, height - 1)]
         cleaned[band] = np.minimum(above, below)
     return cleaned
+
+
+def _is_row(marked: np.ndarray) -> bool:
+    """Whether the marked pixels (the middle 98% of them each way, specks aside) are wider than tall."""
+    ys, xs = np.nonzero(marked)
+    if not len(ys):
+        return False
+    (top, bottom), (left, right) = np.percentile(ys, [1, 99]), np.percentile(xs, [1, 99])
+    return right - left > bottom - top
 
 
 def stroke_width(marked: np.ndarray) -> float:

@@ -1,9 +1,13 @@
 """A loaded model that reads pictures: which of a picture's readings (framing.py) stands, and the
 digits with their probabilities.
 
-A split into digits is a guess: it stands only where the parts are apart (clean paper between them)
-and read as digits more convincingly than the whole picture does (split_stands). The probabilities are the model's logits divided by its
-temperature (calibration.py), so "confident" means what it says.
+Digits that the picture shows apart (digits.py: side by side with paper between them, in a row
+wider than one digit or well apart) are a number whatever the model makes of them squeezed into
+one frame. Where the picture leaves the choice, the model's confidence breaks the tie: a part that
+may be several digits (alternative_stands), a few pieces close together that may be one broken
+digit (split_stands); writing too wide for one digit that reads convincingly neither way is
+refused. The probabilities are the model's logits divided by its temperature (calibration.py), so
+"confident" means what it says.
 """
 
 import math
@@ -18,7 +22,7 @@ from mnist_pipeline.training.checkpoint import load_checkpoint, model_from_check
 from mnist_pipeline.training.device import select_device
 
 CONFIDENT = 0.9  # a calibrated top probability at least this high is a confident digit
-CLEAN_GAP = 0.05  # of the writing's height: digits written apart leave at least this much clean paper
+CERTAIN = 0.98  # and this high, a near-certain one
 
 
 def checked_checkpoint(path: Path) -> dict:
@@ -47,13 +51,28 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def split_stands(least_sure_part: float, whole: float, row_on_page: bool) -> bool:
-    """Whether a picture cut into parts at clean gaps is read as a number: every part confident,
-    and more surely a digit than the whole picture is. For a row of writing on a page (wider than
-    tall, paper around it), a number's usual look, either suffices: the model often reads a whole
-    number as one digit with confidence, and a single digit is rarely wider than tall."""
-    confident, clearer = least_sure_part >= CONFIDENT, least_sure_part > whole
-    return (confident or clearer) if row_on_page else (confident and clearer)
+def split_stands(least_sure_part: float, whole: float, similar: bool) -> bool:
+    """Where the picture leaves the choice (pieces close together: one broken digit, or digits
+    written close), whether its parts are read rather than the whole: parts of similar height,
+    every one confident, and the whole not near-certain. A broken digit is read near-certainly as
+    itself, and its pieces are often of unlike height (a 4's bar and its upright), while digits
+    squeezed into one frame are rarely read near-certainly, however sure of each the model is."""
+    return similar and least_sure_part >= CONFIDENT and whole < CERTAIN
+
+
+def alternative_stands(least_sure_part: float, whole: float, too_wide: bool) -> bool:
+    """Whether a digit that may be several (digits.Digit.alternative) is read as several. Writing too
+    wide for one digit: when every part is confident and more sure than the one digit. Else the
+    picture does not ask for a cut: only when every part is near-certain and the one digit is not
+    even confident."""
+    if too_wide:
+        return least_sure_part >= CONFIDENT and least_sure_part > whole
+    return least_sure_part >= CERTAIN and whole < CONFIDENT
+
+
+def _least(probabilities) -> float:
+    """The least sure of several digits' readings: the top probability of the least certain."""
+    return min(float(p.max()) for p in probabilities)
 
 
 class Reader:
@@ -84,18 +103,31 @@ class Reader:
     def digits(self, pictures: list[Readings]) -> list[list[tuple[torch.Tensor, torch.Tensor]] | str]:
         """For each picture, the digits it is read as, left to right: (the 28x28 image the model saw,
         its probabilities); or why it is refused (digits that touch, not read as one digit)."""
-        batch = [image for found in pictures for image in (found.whole, *found.parts)]
+        batch = [image for found in pictures
+                 for image in (found.whole, *found.parts, *(i for part in found.alternatives.values() for i in part))]
         probabilities = iter(self.probabilities(torch.stack(batch)) if batch else [])
         read = []
         for found in pictures:
             whole = next(probabilities)
             parts = [next(probabilities) for _ in found.parts]
-            split = bool(parts) and found.gap >= CLEAN_GAP and split_stands(
-                min((float(p.max()) for p in parts), default=0.0), float(whole.max()), found.row_on_page)
+            alternatives = {i: [next(probabilities) for _ in images] for i, images in found.alternatives.items()}
             if found.touching and float(whole.max()) < CONFIDENT:
                 read.append(found.touching)
-            else:
-                read.append(list(zip(found.parts, parts)) if split else [(found.whole, whole)])
+                continue
+            number, refused = [], ""
+            for i, (image, p) in enumerate(zip(found.parts, parts)):
+                if i in alternatives and alternative_stands(_least(alternatives[i]), float(p.max()), i in found.too_wide):
+                    number += zip(found.alternatives[i], alternatives[i])
+                elif i in found.too_wide and float(p.max()) < CONFIDENT:
+                    refused = found.too_wide[i]
+                else:
+                    number.append((image, p))
+            if refused:
+                read.append(refused)
+                continue
+            split = len(number) > 1 and (found.apart or split_stands(_least(p for _, p in number), float(whole.max()),
+                                                                     found.similar))
+            read.append(number if split else [(found.whole, whole)])
         return read
 
     def answers(self, pictures: list[tuple[str, Readings]]) -> list[tuple[dict, list[torch.Tensor]]]:
