@@ -70,6 +70,8 @@ def test_openmp_threads_wait_as_the_project_says_unless_the_environment_says_oth
     assert THREAD_WAIT == ({"GOMP_SPINCOUNT": "10000"} if ships_libgomp else {"OMP_WAIT_POLICY": "PASSIVE"})
     loaded = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line]
     assert loaded.index("mnist_pipeline") < loaded.index("torch")
+    if module != "stages.train":  # one entry point for what follows: the setting is the package's, not the module's
+        return
     for users in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "5"}):  # a user's own setting is kept, alone
         kept = subprocess.run([sys.executable, "-c", show], cwd=ROOT, env={**env, **users}, capture_output=True,
                               text=True, check=True)
