@@ -2,6 +2,8 @@ import pytest
 
 from mnist_pipeline.data.idx import decode_idx
 from mnist_pipeline.data.splits import normalize, split_train_val
+from mnist_pipeline.training.checkpoint import save_checkpoint
+from tests.project import build
 from tests.synthetic import make_raw, sha256_of, write_mirror
 
 
@@ -27,3 +29,15 @@ def data(raw_files):
     labels = decode_idx(raw_files["train-labels-idx1-ubyte"], "y", 1)
     train, val = split_train_val(images, labels, val_size=100, seed=0)
     return normalize(train.images), train.labels, normalize(val.images), val.labels
+
+
+@pytest.fixture(scope="module")
+def always_four(tmp_path_factory):
+    """A model_1 checkpoint that reads every picture as a 4, sure of it."""
+    state = {k: v.clone() for k, v in build("model_1").state_dict().items()}
+    state["fc2.weight"].zero_()
+    state["fc2.bias"].zero_()
+    state["fc2.bias"][4] = 30.0
+    path = tmp_path_factory.mktemp("four") / "four.pt"
+    save_checkpoint(path, state, "model_1", {}, epoch=1, val_accuracy=0.0)
+    return path

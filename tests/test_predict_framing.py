@@ -18,21 +18,6 @@ from PIL import Image, ImageDraw, ImageOps
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.predict.command import main
 from mnist_pipeline.predict.framing import plain_frame, stroke_width, to_mnist
-from mnist_pipeline.training.checkpoint import save_checkpoint
-from tests.project import build
-
-
-@pytest.fixture(scope="module")
-def always_four(tmp_path_factory):
-    """A model_1 checkpoint that reads every picture as a 4, sure of it."""
-    model = build("model_1")
-    state = {k: v.clone() for k, v in model.state_dict().items()}
-    state["fc2.weight"].zero_()
-    state["fc2.bias"].zero_()
-    state["fc2.bias"][4] = 30.0
-    path = tmp_path_factory.mktemp("four") / "four.pt"
-    save_checkpoint(path, state, "model_1", {}, epoch=1, val_accuracy=0.0)
-    return path
 
 
 def _mnist_style(strokes) -> Image.Image:

@@ -17,22 +17,8 @@ from PIL import Image, ImageDraw, ImageFilter
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.predict.command import main
 from mnist_pipeline.predict.framing import to_mnist_digits
-from mnist_pipeline.training.checkpoint import save_checkpoint
-from tests.project import build
 
 HEIGHT = 120  # of the written digits, in pixels
-
-
-@pytest.fixture(scope="module")
-def always_four(tmp_path_factory):
-    """A model_1 checkpoint that reads every picture as a 4, sure of it."""
-    state = {k: v.clone() for k, v in build("model_1").state_dict().items()}
-    state["fc2.weight"].zero_()
-    state["fc2.bias"].zero_()
-    state["fc2.bias"][4] = 30.0
-    path = tmp_path_factory.mktemp("four") / "four.pt"
-    save_checkpoint(path, state, "model_1", {}, epoch=1, val_accuracy=0.0)
-    return path
 
 
 def _digit(draw: ImageDraw.ImageDraw, kind: str, x: int, y: int, fill: int = 0) -> int:
