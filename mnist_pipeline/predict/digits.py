@@ -168,11 +168,10 @@ def _piece_of(runs: list) -> Piece:
 
 def connected_pieces(mask: np.ndarray, weights: np.ndarray) -> list[Piece]:
     """8-connected regions of mask, found on runs of each row (fast in Python: few runs per row)."""
-    runs = []  # (row, start, end)
-    for row in range(mask.shape[0]):
-        padded = np.concatenate([[0], mask[row].astype(np.int8), [0]])
-        edges = np.flatnonzero(np.diff(padded))
-        runs += [(row, int(s), int(e)) for s, e in zip(edges[::2], edges[1::2])]
+    edges = np.diff(np.pad(mask.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    rows, starts = np.nonzero(edges == 1)
+    ends = np.nonzero(edges == -1)[1]  # row by row, left to right: the n-th end closes the n-th start
+    runs = list(zip(rows.tolist(), starts.tolist(), ends.tolist()))  # (row, start, end)
     parent = list(range(len(runs)))
 
     def root(i: int) -> int:
@@ -193,12 +192,17 @@ def connected_pieces(mask: np.ndarray, weights: np.ndarray) -> list[Piece]:
             if start <= other_end and other_start <= end:  # touching, diagonals included
                 parent[root(other)] = root(index)
         current.append(index)
-    pieces: dict[int, Piece] = {}
-    for index, (row, start, end) in enumerate(runs):
-        piece = Piece(row, row + 1, start, end, float(weights[row, start:end].sum()), [(row, start, end)])
-        key = root(index)
-        pieces[key] = pieces[key].merge(piece) if key in pieces else piece
-    return list(pieces.values())
+    summed = np.pad(np.cumsum(weights, axis=1, dtype=np.float64), ((0, 0), (1, 0)))
+    masses = (summed[rows, ends] - summed[rows, starts]).tolist()
+    grouped: dict[int, list[int]] = {}
+    for index in range(len(runs)):
+        grouped.setdefault(root(index), []).append(index)
+    pieces = []
+    for members in grouped.values():
+        own = [runs[i] for i in members]
+        pieces.append(Piece(min(r for r, _, _ in own), max(r for r, _, _ in own) + 1, min(s for _, s, _ in own),
+                            max(e for _, _, e in own), float(sum(masses[i] for i in members)), own))
+    return pieces
 
 
 def _group(pieces: list[Piece]) -> list[Piece]:

@@ -73,12 +73,13 @@ def readings(image: Image.Image, name: str = "picture") -> Readings:
     plain = plain_ink(gray)
     if plain.max() < MIN_CONTRAST:
         plain = None
-    cleaned = ink_map(gray)
-    if cleaned.max() < MIN_CONTRAST:
+    # The plain reading, unless the picture shows paper (a shadow, ruling) that the cleaning took away:
+    # plain ink that reaches no edge shows none, and the page is not cleaned (the slowest step).
+    cleaned = ink_map(gray) if plain is None or touches_edges(plain) else None
+    if cleaned is not None and cleaned.max() < MIN_CONTRAST:
         if plain is None:
             raise PipelineError(f"{name}: no digit found (the picture is blank or has too little contrast)")
         cleaned = None
-    # The plain reading, unless the picture shows paper (a shadow, ruling) that the cleaning took away.
     ink = plain if plain is not None and (cleaned is None or not shows_paper(plain, cleaned)) else cleaned
     try:
         writing = split_digits(ink, name)
