@@ -25,6 +25,7 @@ SAME_DIGIT = 0.5  # pieces sharing this much of the narrower one's columns are o
 MINOR = 0.5  # a piece under this share of the tallest digit's height is part of a digit, not one
 ONE_DIGIT = 1.25  # overlapping neighbours no wider together than this many times their height may be one digit
 SIMILAR = 0.7  # digits of similar height: each at least this share of the tallest one's
+EVEN = 0.8  # and of even height: this share (a 4's bar and stem, apart, are about 0.7 of its upright)
 # MNIST's digits: 90% are at most 1.05 times as wide as tall, 99% at most 1.43; numbers are wider.
 WIDE = 1.1  # writing wider than this many times its height may be digits that touch: a cut is offered
 TOO_WIDE = 1.6  # and wider than this it is not one digit: it is cut, or refused
@@ -74,6 +75,7 @@ class Writing:
     digits: list[Digit]  # left to right
     apart: bool = False  # digits side by side, paper between them, in a wide row or well apart: a number
     similar: bool = False  # the digits are of similar height, as a number's are (a broken digit's pieces often not)
+    even: bool = False  # and of even height, as a broken digit's side-by-side pieces seldom are
 
 
 def split_digits(ink: np.ndarray, name: str = "picture") -> Writing:
@@ -99,7 +101,7 @@ def split_digits(ink: np.ndarray, name: str = "picture") -> Writing:
     digits = [Digit(ink * next(masks), [], why) for why in touching]
     for digit, alternative in zip(digits, alternatives):
         digit.alternative = [ink * next(masks) for _ in alternative]
-    return Writing(digits, apart=_apart(groups), similar=_similar(groups))
+    return Writing(digits, apart=_apart(groups), similar=_similar(groups), even=_similar(groups, EVEN))
 
 
 def _apart(groups: list[Piece]) -> bool:
@@ -114,9 +116,9 @@ def _apart(groups: list[Piece]) -> bool:
     return groups[-1].right - groups[0].left >= ROW * tallest or (_similar(groups) and min(gaps) >= GAP * tallest)
 
 
-def _similar(groups: list[Piece]) -> bool:
+def _similar(groups: list[Piece], share: float = SIMILAR) -> bool:
     tallest = max(g.height for g in groups)
-    return all(g.height >= SIMILAR * tallest for g in groups)
+    return all(g.height >= share * tallest for g in groups)
 
 
 def _alternative(group: Piece) -> list[Piece]:

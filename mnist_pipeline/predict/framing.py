@@ -67,6 +67,7 @@ class Readings:
     apart: bool = False  # the picture shows a number (digits.Writing.apart): its parts stand, whatever the model
     touching: str = ""  # why the picture looks like digits that touch: refused unless read as one digit
     similar: bool = False  # the parts are of similar height (digits.Writing.similar)
+    even: bool = False  # and of even height (digits.Writing.even)
 
 
 def to_mnist(image: Image.Image, name: str = "picture") -> torch.Tensor:
@@ -98,7 +99,7 @@ def readings(image: Image.Image, name: str = "picture") -> Readings:
     return Readings(frame(ink), [frame(digit.ink) for digit in writing.digits],
                     {i: [frame(part) for part in digit.alternative] for i, digit in enumerate(writing.digits) if digit.alternative},
                     {i: digit.touching for i, digit in enumerate(writing.digits) if digit.touching}, writing.apart,
-                    similar=writing.similar)
+                    similar=writing.similar, even=writing.even)
 
 
 def to_mnist_digits(image: Image.Image, name: str = "picture") -> list[torch.Tensor]:
