@@ -17,7 +17,8 @@ from PIL import Image, ImageDraw, ImageOps
 
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.predict.command import main
-from mnist_pipeline.predict.framing import plain_frame, stroke_width, to_mnist
+from mnist_pipeline.predict.digits import connected_pieces
+from mnist_pipeline.predict.framing import frame, plain_frame, stroke_width, to_mnist
 
 
 def _mnist_style(strokes) -> Image.Image:
@@ -206,3 +207,39 @@ def test_a_model_named_in_a_project_reads_its_calibration(tmp_path, always_four,
         calibration.write_text(bad)
         with pytest.raises(PipelineError, match="calibration.json: not a calibration"):
             main(["model_1", str(picture)])
+
+
+def _ring(thickness: int, break_width: int = 0, width: int = 120) -> np.ndarray:
+    """A 0's ink on a large page (160 pixels tall, as in a phone photo), broken across its top by
+    break_width pixels."""
+    page = Image.new("L", (width + 180, 260), 0)
+    ImageDraw.Draw(page).ellipse([(90, 50), (90 + width, 210)], outline=255, width=thickness)
+    ink = np.asarray(page, np.float32) / 255
+    middle = 90 + width // 2
+    ink[:, middle - break_width // 2 : middle + (break_width + 1) // 2] *= 0.05  # a pen that skipped
+    return ink
+
+
+def _eyes(framed) -> int:
+    """How many regions of paper the framed digit's ink (at half strength or more) encloses."""
+    return int(_enclosed_regions(framed.numpy() < 0.5 * 255))
+
+
+def _enclosed_regions(paper: np.ndarray) -> int:
+    height, width = paper.shape
+    return sum(r.top > 0 and r.left > 0 and r.bottom < height and r.right < width for r in connected_pieces(paper, paper))
+
+
+def test_a_break_left_by_a_pen_that_skips_is_closed():
+    """A 0 broken across its top by a gap of 6 pixels (under a framed pixel) is read closed, as
+    MNIST's pens drew it; the plain framing keeps it open, a C or a 6 to the model."""
+    assert _eyes(frame(_ring(20, 6))) == 1
+    assert _eyes(frame(_ring(20, 6), cleanup=False)) == 0
+
+
+def test_closing_breaks_never_fills_an_eye_the_writing_encloses():
+    """A narrow 0 whose eye (10 pixels) is narrower than the closing: the eye stays as dark as the
+    plain framing leaves it (closed over, it was 72 of 255 at its darkest)."""
+    ink = _ring(20, width=50)
+    eye = (slice(6, 22), slice(12, 16))
+    assert frame(ink).numpy()[eye].min() <= frame(ink, cleanup=False).numpy()[eye].min() == 0

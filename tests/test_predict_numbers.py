@@ -130,3 +130,13 @@ def test_a_four_whose_bar_falls_short_of_its_upright_stays_one_digit(tmp_path, a
     answer = _answer(tmp_path, always_four, page, capsys)
     assert "number" not in answer and answer["digit"] == 4
     assert len(to_mnist_digits(page)) == 1  # without a model: the picture shows no number either
+
+
+def test_a_one_written_close_beside_a_four_is_not_overlooked(tmp_path, always_four, capsys):
+    """A 1 ten pixels from a 4 (8% of their height), the two no wider than one and a half digits:
+    the picture leaves the choice to the model, which reads the squeezed pair as a 4, as sure of it
+    as of each part. A whole read as one of its parts has overlooked the other: once answered "4"."""
+    page = _number("14", [0])
+    assert len(to_mnist_digits(page)) == 1  # without a model, the picture alone shows no number
+    answer = _answer(tmp_path, always_four, page, capsys)
+    assert answer.get("number") == "44"

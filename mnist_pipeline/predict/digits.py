@@ -25,6 +25,7 @@ SAME_DIGIT = 0.5  # pieces sharing this much of the narrower one's columns are o
 MINOR = 0.5  # a piece under this share of the tallest digit's height is part of a digit, not one
 ONE_DIGIT = 1.25  # overlapping neighbours no wider together than this many times their height may be one digit
 SIMILAR = 0.7  # digits of similar height: each at least this share of the tallest one's
+EVEN = 0.8  # and of even height: this share (a 4's bar and stem, apart, are about 0.7 of its upright)
 # MNIST's digits: 90% are at most 1.05 times as wide as tall, 99% at most 1.43; numbers are wider.
 WIDE = 1.1  # writing wider than this many times its height may be digits that touch: a cut is offered
 TOO_WIDE = 1.6  # and wider than this it is not one digit: it is cut, or refused
@@ -74,6 +75,7 @@ class Writing:
     digits: list[Digit]  # left to right
     apart: bool = False  # digits side by side, paper between them, in a wide row or well apart: a number
     similar: bool = False  # the digits are of similar height, as a number's are (a broken digit's pieces often not)
+    even: bool = False  # and of even height, as a broken digit's side-by-side pieces seldom are
 
 
 def split_digits(ink: np.ndarray, name: str = "picture") -> Writing:
@@ -99,7 +101,7 @@ def split_digits(ink: np.ndarray, name: str = "picture") -> Writing:
     digits = [Digit(ink * next(masks), [], why) for why in touching]
     for digit, alternative in zip(digits, alternatives):
         digit.alternative = [ink * next(masks) for _ in alternative]
-    return Writing(digits, apart=_apart(groups), similar=_similar(groups))
+    return Writing(digits, apart=_apart(groups), similar=_similar(groups), even=_similar(groups, EVEN))
 
 
 def _apart(groups: list[Piece]) -> bool:
@@ -114,9 +116,9 @@ def _apart(groups: list[Piece]) -> bool:
     return groups[-1].right - groups[0].left >= ROW * tallest or (_similar(groups) and min(gaps) >= GAP * tallest)
 
 
-def _similar(groups: list[Piece]) -> bool:
+def _similar(groups: list[Piece], share: float = SIMILAR) -> bool:
     tallest = max(g.height for g in groups)
-    return all(g.height >= SIMILAR * tallest for g in groups)
+    return all(g.height >= share * tallest for g in groups)
 
 
 def _alternative(group: Piece) -> list[Piece]:
@@ -168,11 +170,10 @@ def _piece_of(runs: list) -> Piece:
 
 def connected_pieces(mask: np.ndarray, weights: np.ndarray) -> list[Piece]:
     """8-connected regions of mask, found on runs of each row (fast in Python: few runs per row)."""
-    runs = []  # (row, start, end)
-    for row in range(mask.shape[0]):
-        padded = np.concatenate([[0], mask[row].astype(np.int8), [0]])
-        edges = np.flatnonzero(np.diff(padded))
-        runs += [(row, int(s), int(e)) for s, e in zip(edges[::2], edges[1::2])]
+    edges = np.diff(np.pad(mask.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    rows, starts = np.nonzero(edges == 1)
+    ends = np.nonzero(edges == -1)[1]  # row by row, left to right: the n-th end closes the n-th start
+    runs = list(zip(rows.tolist(), starts.tolist(), ends.tolist()))  # (row, start, end)
     parent = list(range(len(runs)))
 
     def root(i: int) -> int:
@@ -193,12 +194,17 @@ def connected_pieces(mask: np.ndarray, weights: np.ndarray) -> list[Piece]:
             if start <= other_end and other_start <= end:  # touching, diagonals included
                 parent[root(other)] = root(index)
         current.append(index)
-    pieces: dict[int, Piece] = {}
-    for index, (row, start, end) in enumerate(runs):
-        piece = Piece(row, row + 1, start, end, float(weights[row, start:end].sum()), [(row, start, end)])
-        key = root(index)
-        pieces[key] = pieces[key].merge(piece) if key in pieces else piece
-    return list(pieces.values())
+    summed = np.pad(np.cumsum(weights, axis=1, dtype=np.float64), ((0, 0), (1, 0)))
+    masses = (summed[rows, ends] - summed[rows, starts]).tolist()
+    grouped: dict[int, list[int]] = {}
+    for index in range(len(runs)):
+        grouped.setdefault(root(index), []).append(index)
+    pieces = []
+    for members in grouped.values():
+        own = [runs[i] for i in members]
+        pieces.append(Piece(min(r for r, _, _ in own), max(r for r, _, _ in own) + 1, min(s for _, s, _ in own),
+                            max(e for _, _, e in own), float(sum(masses[i] for i in members)), own))
+    return pieces
 
 
 def _group(pieces: list[Piece]) -> list[Piece]:

@@ -51,23 +51,32 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def split_stands(least_sure_part: float, whole: float, similar: bool) -> bool:
+def split_stands(parts: list[torch.Tensor], whole: torch.Tensor, similar: bool, even: bool = False) -> bool:
     """Where the picture leaves the choice (pieces close together: one broken digit, or digits
     written close), whether its parts are read rather than the whole: parts of similar height,
-    every one confident, and the whole not near-certain. A broken digit is read near-certainly as
-    itself, and its pieces are often of unlike height (a 4's bar and its upright), while digits
-    squeezed into one frame are rarely read near-certainly, however sure of each the model is."""
-    return similar and least_sure_part >= CONFIDENT and whole < CERTAIN
+    every one confident, and the whole not near-certain, or, for parts of even height, read as one
+    of them. A broken digit is read near-certainly as itself, and its pieces are often of unlike
+    height (a 4's bar and its upright) or read as other digits (an open 0's halves as a 6 and a 7),
+    while digits squeezed into one frame are rarely read near-certainly, unless as the one that
+    fills most of the frame (a 1 close beside a 4, read as the 4: the 1 overlooked)."""
+    whole_stands = float(whole.max()) >= CERTAIN and not (even and _read_as_one_of(whole, parts))
+    return similar and _least(parts) >= CONFIDENT and not whole_stands
 
 
 def alternative_stands(least_sure_part: float, whole: float, too_wide: bool) -> bool:
     """Whether a digit that may be several (digits.Digit.alternative) is read as several. Writing too
     wide for one digit: when every part is confident and more sure than the one digit. Else the
     picture does not ask for a cut: only when every part is near-certain and the one digit is not
-    even confident."""
+    even confident. (A digit's own pieces are often read near-certainly as digits, one of them as
+    itself: a 5's body as a 5.)"""
     if too_wide:
         return least_sure_part >= CONFIDENT and least_sure_part > whole
     return least_sure_part >= CERTAIN and whole < CONFIDENT
+
+
+def _read_as_one_of(whole: torch.Tensor, parts: list[torch.Tensor]) -> bool:
+    """Whether the whole is read as the digit one of its parts is, every part near-certain."""
+    return _least(parts) >= CERTAIN and int(whole.argmax()) in {int(p.argmax()) for p in parts}
 
 
 def _least(probabilities) -> float:
@@ -125,8 +134,8 @@ class Reader:
             if refused:
                 read.append(refused)
                 continue
-            split = len(number) > 1 and (found.apart or split_stands(_least(p for _, p in number), float(whole.max()),
-                                                                     found.similar))
+            parts_read = [p for _, p in number]
+            split = len(number) > 1 and (found.apart or split_stands(parts_read, whole, found.similar, found.even))
             read.append(number if split else [(found.whole, whole)])
         return read
 
