@@ -4,11 +4,13 @@ People photograph digits on paper lit unevenly (a shadow across it, a lamp's fal
 or ruled or squared paper. None of that is ink: the paper's brightness is fitted as a smooth surface
 (a cubic in x and y, fitted robustly to the pixels not darker than it, so strokes do not pull it
 down), each pixel's ink is how much darker than that surface it is, noise at the paper's own level
-is cut, and long straight lines across the page (ruling) are taken out.
+(its grain, measured without the ruling) is cut, and long straight lines across the page (ruling)
+are taken out.
 """
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 FIT_SIZE = 64  # the paper surface is fitted on a copy this many pixels on its long side
 DEGREE = 3  # of the polynomial surface: gradients, a vignette, a soft shadow edge
@@ -44,9 +46,20 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
         gray = 1 - gray
     paper, noise = paper_surface(gray)
     darker = 1 - gray / np.maximum(paper, 1e-3)
+    ink = _above_noise(darker, noise)
+    cleaned = remove_lines(remove_lines(ink).T).T
+    ruling = cleaned < ink
+    if ruling.any():  # the ruling is not the paper's own grain: measured without it, faint strokes stay
+        _, noise = paper_surface(np.where(ndimage.binary_dilation(ruling), paper, gray))
+        ink = _above_noise(darker, noise)
+        cleaned = remove_lines(remove_lines(ink).T).T
+    return cleaned
+
+
+def _above_noise(darker: np.ndarray, noise: float) -> np.ndarray:
+    """How much ink each pixel holds: how much darker than the paper it is, beyond the paper's own noise."""
     floor = min(max(NOISE_SIGMAS * noise, 0.02), 0.5)
-    ink = np.clip((darker - floor) / (1 - floor), 0, 1).astype(np.float32)
-    return remove_lines(remove_lines(ink).T).T
+    return np.clip((darker - floor) / (1 - floor), 0, 1).astype(np.float32)
 
 
 def paper_surface(gray: np.ndarray) -> tuple[np.ndarray, float]:
