@@ -212,9 +212,11 @@ def _bridged(crop: np.ndarray) -> np.ndarray:
     every_way = np.ones((3, 3), bool)
     pieces, count = ndimage.label(marked, every_way)
     sizes = np.bincount(pieces.ravel(), minlength=count + 1)
-    large = [k for k in range(1, count + 1) if sizes[k] >= PIECE * sizes[1:].sum()]
+    large = np.flatnonzero(sizes[1:] >= PIECE * sizes[1:].sum()) + 1
+    if len(large) < 2:
+        return crop
     radius = min(round(BRIDGE * stroke_width(crop)), int(BRIDGE_MOST * max(crop.shape) / BOX))
-    if len(large) < 2 or radius < 1:
+    if radius < 1:
         return crop
     closed = ndimage.grey_closing(np.pad(crop, radius), size=2 * radius + 1, mode="nearest")[radius:-radius, radius:-radius]
     added = (closed >= INK_THRESHOLD * crop.max()) & ~ndimage.binary_fill_holes(marked)

@@ -8,6 +8,8 @@ down), each pixel's ink is how much darker than that surface it is, noise at the
 are taken out.
 """
 
+import functools
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -69,8 +71,7 @@ def paper_surface(gray: np.ndarray) -> tuple[np.ndarray, float]:
     scale = min(1.0, FIT_SIZE / max(height, width))
     small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small = np.asarray(Image.fromarray(gray).resize(small_size, Image.Resampling.BOX), np.float64)
-    terms = np.einsum("yj,xi->yxji", _powers_of(small.shape[0]), _powers_of(small.shape[1]))
-    terms = terms[:, :, *np.nonzero(TERMS)].reshape(-1, int(TERMS.sum()))
+    terms = _terms(*small.shape)
     values = small.ravel()
     paper = np.ones(values.shape, bool)
     for _ in range(8):  # refit on what is not darker than the surface: the strokes drop out
@@ -91,6 +92,16 @@ def paper_surface(gray: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 TERMS = np.add.outer(np.arange(DEGREE + 1), np.arange(DEGREE + 1)) <= DEGREE  # [j, i]: y^j x^i in the surface
+
+
+@functools.lru_cache(maxsize=16)
+def _terms(height: int, width: int) -> np.ndarray:
+    """[height * width, terms]: each pixel's powers y^j x^i of the surface's terms (the same for
+    every picture of a size, so kept: building them took about 40% of a fit)."""
+    terms = np.einsum("yj,xi->yxji", _powers_of(height), _powers_of(width))
+    terms = terms[:, :, *np.nonzero(TERMS)].reshape(-1, int(TERMS.sum()))
+    terms.setflags(write=False)
+    return terms
 
 
 def _powers_of(n: int) -> np.ndarray:
@@ -142,6 +153,6 @@ def _is_row(marked: np.ndarray) -> bool:
 
 def stroke_width(marked: np.ndarray) -> float:
     """The mean width of the marked strokes in pixels: twice their area over their outline's length."""
-    marked = marked.astype(np.int8)
-    outline = sum(np.abs(np.diff(np.pad(marked, 1), axis=axis)).sum() for axis in (0, 1))
-    return 2 * float(marked.sum()) / max(float(outline), 1.0)
+    padded = np.pad(np.asarray(marked, bool), 1)
+    outline = np.count_nonzero(padded[1:] != padded[:-1]) + np.count_nonzero(padded[:, 1:] != padded[:, :-1])
+    return 2 * float(np.count_nonzero(padded)) / max(float(outline), 1.0)
