@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageOps
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.predict.command import main
 from mnist_pipeline.predict.digits import connected_pieces
-from mnist_pipeline.predict.framing import frame, plain_frame, stroke_width, to_mnist
+from mnist_pipeline.predict.framing import _bridged, frame, plain_frame, stroke_width, to_mnist
 
 
 def _mnist_style(strokes) -> Image.Image:
@@ -243,3 +243,22 @@ def test_closing_breaks_never_fills_an_eye_the_writing_encloses():
     ink = _ring(20, width=50)
     eye = (slice(6, 22), slice(12, 16))
     assert frame(ink).numpy()[eye].min() <= frame(ink, cleanup=False).numpy()[eye].min() == 0
+
+
+def test_a_gap_a_skipping_pen_left_between_pieces_is_bridged():
+    """A 0 cut through top and bottom by gaps of 12 pixels (1.5 framed pixels, too wide for the
+    closing every stroke gets) is read closed: the gaps lie between two pieces of the digit. Gaps of
+    30 pixels are not a pen's skip and stay open."""
+    assert _eyes(frame(_ring(20, 12))) == 1
+    assert _eyes(frame(_ring(20, 12), cleanup=False)) == 0
+    assert _eyes(frame(_ring(20, 30))) == 0
+
+
+def test_bridging_adds_ink_only_between_the_digits_pieces():
+    """A speck beside a broken 0, as close to it as its gaps are wide, is not bridged to it: only
+    ink touching two of the digit's own pieces is added."""
+    ink = _ring(20, 12)
+    ink[128:132, 118:122] = 1  # a speck 8 pixels inside the ring's left side (x 90..110)
+    added = _bridged(ink) - ink
+    assert added[:, 140:160].sum() > 0  # the gaps at the top and bottom (x 144..156)
+    assert added[:, 90:135].sum() == 0

@@ -50,6 +50,10 @@ SPECKS = 0.003  # marks apart from the writing, each under this share of its ink
 # JOIN_THICKEST framed pixels (90% of MNIST's are narrower) are a thick pen's, which does not skip,
 # and closing them would fill the paper between them (a 5's corner, read as a 3's).
 JOIN, JOIN_MOST, JOIN_THICKEST = 0.3, 0.6, 2.8
+# A stroke the pen skipped across leaves the digit in pieces: gaps between pieces (each at least
+# PIECE of the ink) are bridged up to BRIDGE of the stroke's width on each side, at most BRIDGE_MOST
+# of a framed pixel, adding only ink that joins two pieces (nothing where the digit is whole).
+BRIDGE, BRIDGE_MOST, PIECE = 0.6, 1.0, 0.03
 
 
 @dataclass
@@ -172,7 +176,7 @@ def frame(ink: np.ndarray, cleanup: bool = True) -> torch.Tensor:
     where no stroke measures under about a pixel), widened by what it lacks at full resolution."""
     crop = _crop(ink, specks=SPECKS if cleanup else 0.0)
     if cleanup:
-        crop = _joined(crop)
+        crop = _bridged(_joined(crop))
     fitted, scale = _fitted(crop)
     if cleanup and stroke_width(fitted) < THIN_STROKE:
         radius = round((USUAL_STROKE - stroke_width(crop) * scale) / 2 / scale)
@@ -198,6 +202,29 @@ def _joined(crop: np.ndarray) -> np.ndarray:
     closed = ndimage.grey_closing(np.pad(crop, radius), size=2 * radius + 1, mode="nearest")[radius:-radius, radius:-radius]
     paper = crop < INK_THRESHOLD * crop.max()
     return np.where(ndimage.binary_fill_holes(~paper) & paper, crop, closed)
+
+
+def _bridged(crop: np.ndarray) -> np.ndarray:
+    """crop with the gaps between its pieces bridged (a grey closing as in _joined, by BRIDGE of the
+    stroke's width, at most BRIDGE_MOST of a framed pixel), keeping only the added ink that touches
+    two pieces: a 6's loop cut from its stem is joined, paper around a whole digit stays paper."""
+    marked = crop >= INK_THRESHOLD * crop.max()
+    every_way = np.ones((3, 3), bool)
+    pieces, count = ndimage.label(marked, every_way)
+    sizes = np.bincount(pieces.ravel(), minlength=count + 1)
+    large = np.flatnonzero(sizes[1:] >= PIECE * sizes[1:].sum()) + 1
+    if len(large) < 2:
+        return crop
+    radius = min(round(BRIDGE * stroke_width(crop)), int(BRIDGE_MOST * max(crop.shape) / BOX))
+    if radius < 1:
+        return crop
+    closed = ndimage.grey_closing(np.pad(crop, radius), size=2 * radius + 1, mode="nearest")[radius:-radius, radius:-radius]
+    added = (closed >= INK_THRESHOLD * crop.max()) & ~ndimage.binary_fill_holes(marked)
+    links, link_count = ndimage.label(added, every_way)
+    touched = np.zeros(link_count + 1, int)
+    for k in large:
+        touched[np.unique(links[ndimage.binary_dilation(pieces == k, every_way) & added])] += 1
+    return np.where(added & (touched >= 2)[links], closed, crop)
 
 
 def _fitted(crop: np.ndarray) -> tuple[np.ndarray, float]:
