@@ -199,7 +199,7 @@ def _joined(crop: np.ndarray) -> np.ndarray:
     radius = min(round(JOIN * stroke), int(JOIN_MOST * pixels_per_framed))
     if radius < 1 or stroke > JOIN_THICKEST * pixels_per_framed:
         return crop
-    closed = ndimage.grey_closing(np.pad(crop, radius), size=2 * radius + 1, mode="nearest")[radius:-radius, radius:-radius]
+    closed = _closing(crop, radius)
     paper = crop < INK_THRESHOLD * crop.max()
     return np.where(ndimage.binary_fill_holes(~paper) & paper, crop, closed)
 
@@ -218,13 +218,20 @@ def _bridged(crop: np.ndarray) -> np.ndarray:
     radius = min(round(BRIDGE * stroke_width(crop)), int(BRIDGE_MOST * max(crop.shape) / BOX))
     if radius < 1:
         return crop
-    closed = ndimage.grey_closing(np.pad(crop, radius), size=2 * radius + 1, mode="nearest")[radius:-radius, radius:-radius]
+    closed = _closing(crop, radius)
     added = (closed >= INK_THRESHOLD * crop.max()) & ~ndimage.binary_fill_holes(marked)
     links, link_count = ndimage.label(added, every_way)
     touched = np.zeros(link_count + 1, int)
     for k in large:
         touched[np.unique(links[ndimage.binary_dilation(pieces == k, every_way) & added])] += 1
     return np.where(added & (touched >= 2)[links], closed, crop)
+
+
+def _closing(crop: np.ndarray, radius: int) -> np.ndarray:
+    """crop's grey closing over a square of side 2 * radius + 1 (the most ink near each pixel, then
+    the least of that), with paper around the crop."""
+    padded = np.pad(crop, radius)
+    return ndimage.grey_closing(padded, size=2 * radius + 1, mode="nearest")[radius:-radius, radius:-radius]
 
 
 def _fitted(crop: np.ndarray) -> tuple[np.ndarray, float]:
